@@ -1,0 +1,99 @@
+/**
+ * The shape of davgate's validated configuration.
+ *
+ * The loader (`load.ts`) is the only module that reads YAML files and the environment; everything else
+ * receives a frozen {@link Config}. Durations are milliseconds, sizes bytes.
+ */
+
+/** One upstream WebDAV account. */
+export interface UpstreamConfig {
+  /** Stable identifier used in metrics, logs and placement hashing. `[A-Za-z0-9_.-]{1,64}`. */
+  readonly id: string;
+  /** Origin plus base path, always ending in `/`, e.g. `https://dav.jianguoyun.com/dav/music/`. No userinfo. */
+  readonly url: string;
+  /** Basic-auth username for the upstream, if any. */
+  readonly username?: string | undefined;
+  /** Basic-auth password for the upstream, if any. Never logged or printed. */
+  readonly password?: string | undefined;
+  /** Maximum requests in flight to this upstream at once (>= 1). */
+  readonly maxConcurrent: number;
+  /** Relative HRW weight (> 0); an upstream of weight 2 owns about twice the keys of weight 1. */
+  readonly weight: number;
+  /** Disabled upstreams take no traffic and are not part of placement. */
+  readonly enabled: boolean;
+  /** Free text for operators. */
+  readonly description?: string | undefined;
+}
+
+/** A front-side user for HTTP Basic authentication. */
+export interface UserConfig {
+  readonly username: string;
+  /** A bcrypt hash (`$2a$`/`$2b$`/`$2y$`), as printed by `davgate hash-password`. */
+  readonly passwordHash: string;
+}
+
+/** The whole configuration, validated and frozen. */
+export interface Config {
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Selection policy name; only `hash` (weighted rendezvous) exists today. */
+  readonly strategy: 'hash';
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly auth:
+    | { readonly mode: 'none' }
+    | { readonly mode: 'basic'; readonly realm: string; readonly users: readonly UserConfig[] };
+  /** Bearer token for `/api/admin/*`; admin API is disabled (404) when unset. */
+  readonly admin: { readonly token?: string | undefined };
+  readonly health: {
+    /** Active probe interval (ms). `WEBDAV_HEALTH_CHECK_INTERVAL`. */
+    readonly intervalMs: number;
+    /** Timeout of one probe (ms). */
+    readonly probeTimeoutMs: number;
+    /** Consecutive transport failures or 5xx that mark an upstream down (passive health). */
+    readonly failThreshold: number;
+    /** How long a passively-marked-down upstream stays down before a probe may bring it back (ms). */
+    readonly cooldownMs: number;
+  };
+  readonly limits: {
+    /** Maximum requests waiting per upstream beyond `maxConcurrent`; past it, 503. */
+    readonly queueLength: number;
+    /** Maximum time a request may wait in an upstream queue (ms); past it, 503. */
+    readonly queueTimeoutMs: number;
+    /** Connect timeout to an upstream (ms). */
+    readonly connectTimeoutMs: number;
+    /** Time to wait for upstream response headers (ms); past it, 504. */
+    readonly headersTimeoutMs: number;
+    /** Maximum idle time between body chunks from an upstream (ms); past it the response is aborted. */
+    readonly bodyTimeoutMs: number;
+    /** Maximum request-body size accepted for XML bodies (PROPFIND, PROPPATCH, LOCK) (bytes). */
+    readonly maxXmlBodyBytes: number;
+  };
+  readonly failover: {
+    /** Delay before the single retry of a request that never reached its upstream (ms). */
+    readonly retryBackoffMs: number;
+  };
+  /** On SIGTERM, in-flight requests get this long to finish (ms). */
+  readonly shutdownGraceMs: number;
+  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}
+
+/** Defaults, written out as named constants so the example config and docs can cite them. */
+export const DEFAULTS = {
+  listenHost: '127.0.0.1',
+  listenPort: 8080,
+  maxConcurrent: 4,
+  weight: 1,
+  realm: 'davgate',
+  healthIntervalMs: 30_000,
+  probeTimeoutMs: 10_000,
+  failThreshold: 3,
+  cooldownMs: 30_000,
+  queueLength: 1000,
+  queueTimeoutMs: 30_000,
+  connectTimeoutMs: 5_000,
+  headersTimeoutMs: 60_000,
+  bodyTimeoutMs: 120_000,
+  maxXmlBodyBytes: 1024 * 1024,
+  retryBackoffMs: 200,
+  shutdownGraceMs: 10_000,
+  logLevel: 'info',
+} as const;
