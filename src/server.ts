@@ -1,12 +1,19 @@
 /**
- * Process ownership: logger, listen, graceful shutdown. (Stub: being written by the core developer.)
+ * Process ownership: logger, listen, graceful shutdown (after fastify/demo's `server.ts`). Tests call
+ * {@link startServer} with port 0; the CLI adds signal handling.
  */
+import { pino, type Logger } from 'pino';
 import type { Config } from './config/schema.js';
+import { buildApp } from './app.js';
+import { Gateway } from './gateway.js';
+import { startProber } from './upstream/prober.js';
 
 /** A running gateway. */
 export interface RunningServer {
   /** Base URL the gateway listens on, e.g. `http://127.0.0.1:8080/`. */
   readonly url: string;
+  /** The gateway runtime (upstream state), for tests and the demo. */
+  readonly gateway: Gateway;
   /** Stops accepting, lets in-flight requests finish within `shutdownGraceMs`, then closes upstream pools. */
   close(): Promise<void>;
 }
@@ -19,9 +26,79 @@ export interface StartOptions {
   readonly logStream?: NodeJS.WritableStream;
 }
 
-/** Builds the app from a validated config and listens on `config.listen`. */
+/**
+ * The process logger: JSON lines, `authorization` headers and passwords redacted wherever they appear.
+ */
+export function createLogger(config: Config, stream?: NodeJS.WritableStream): Logger {
+  return pino(
+    {
+      level: config.log.level,
+      base: { service: 'davgate' },
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'headers.authorization',
+          'authorization',
+          'password',
+          '*.password',
+          'upstreams[*].password',
+          'token',
+          '*.token',
+        ],
+        censor: '[redacted]',
+      },
+    },
+    (stream as pino.DestinationStream | undefined) ?? pino.destination(1),
+  );
+}
+
+/**
+ * Builds the app from a validated config and listens on `config.listen` (port 0 picks a free port).
+ * @throws when the address cannot be bound
+ */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
-  void config;
-  void opts;
-  throw new Error('not implemented yet');
+  const log = createLogger(config, opts.logStream);
+  const gateway = new Gateway(config, log);
+  const app = await buildApp(gateway, log);
+  const prober = startProber(gateway);
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  const url = `http://${host}:${port}/`;
+  log.info(
+    { event: 'listening', url, upstreams: gateway.enabled.map((u) => ({ id: u.id, url: u.base.href })) },
+    `davgate listening on ${url}`,
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      prober.stop();
+      log.info({ event: 'shutdown', graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight requests');
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), config.shutdownGraceMs)));
+      const result = await Promise.race([app.close().then(() => 'closed' as const), grace]);
+      clearTimeout(timer);
+      if (result === 'timeout') {
+        log.warn({ event: 'shutdown_forced' }, 'grace period over: closing remaining connections');
+        app.server.closeAllConnections();
+      }
+      await gateway.close().catch(() => undefined);
+      log.info({ event: 'stopped' }, 'davgate stopped');
+      log.flush?.();
+    })());
+
+  if (opts.handleSignals) {
+    const onSignal = (sig: NodeJS.Signals) => {
+      log.info({ event: 'signal', signal: sig }, `received ${sig}`);
+      close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+  return { url, gateway, close };
 }

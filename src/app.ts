@@ -1,0 +1,184 @@
+/**
+ * Builds the Fastify application (no listening: `server.ts` owns the process). Registration order is
+ * explicit: WebDAV verbs, body handling, hooks (request id, auth, metrics, access log), operational routes,
+ * then the WebDAV catch-all that dispatches to one handler per method in `methods/`.
+ */
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { checkBearer, createBasicAuth, wwwAuthenticate } from './auth.js';
+import { davErrorBody } from './dav/error-body.js';
+import { DavgateError, Errors } from './errors.js';
+import type { Gateway } from './gateway.js';
+import { statusClass } from './metrics.js';
+import { handleCopyMove } from './methods/copymove.js';
+import { handleDelete } from './methods/delete.js';
+import { handleGet } from './methods/get.js';
+import { handleLock, handleUnlock } from './methods/lock.js';
+import { handleMkcol } from './methods/mkcol.js';
+import { ALLOWED_METHODS, handleOptions } from './methods/options.js';
+import { handlePropfind } from './methods/propfind.js';
+import { handleProppatch } from './methods/proppatch.js';
+import { handlePut } from './methods/put.js';
+import type { DavContext, MethodHandler } from './methods/context.js';
+import { parsePath } from './path/canonical.js';
+
+/** One hop from here to each method's handling (house style rule 7). */
+const HANDLERS: Readonly<Record<(typeof ALLOWED_METHODS)[number], MethodHandler>> = {
+  OPTIONS: handleOptions,
+  GET: handleGet,
+  HEAD: handleGet,
+  PUT: handlePut,
+  DELETE: handleDelete,
+  PROPFIND: handlePropfind,
+  PROPPATCH: handleProppatch,
+  MKCOL: handleMkcol,
+  COPY: handleCopyMove,
+  MOVE: handleCopyMove,
+  LOCK: handleLock,
+  UNLOCK: handleUnlock,
+};
+
+/** WebDAV verbs Fastify does not know by default (RFC 4918 §9). */
+const DAV_VERBS = ['PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK'] as const;
+
+/** Paths davgate answers itself for GET/HEAD; other methods on them still reach WebDAV. */
+export const RESERVED_PATHS = ['/healthz', '/readyz', '/metrics', '/api/admin/webdav/status'] as const;
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Writes an error answer: status, Retry-After, and a DAV:error body for RFC 4918 preconditions. */
+export function sendError(reply: FastifyReply, err: DavgateError): void {
+  if (reply.sent || reply.raw.headersSent) {
+    // Too late for a status: cut the connection so the client sees a truncated body, never a short "success".
+    reply.raw.destroy();
+    return;
+  }
+  reply.code(err.statusCode);
+  if (err.retryAfterS !== undefined) reply.header('retry-after', String(err.retryAfterS));
+  if (err.statusCode === 401) reply.header('www-authenticate', wwwAuthenticate(realmOf(reply)));
+  if (err.precondition) {
+    reply.header('content-type', 'application/xml; charset=utf-8').send(davErrorBody(err.precondition));
+    return;
+  }
+  reply.header('content-type', 'text/plain; charset=utf-8').send(err.message + '\n');
+}
+
+function realmOf(reply: FastifyReply): string {
+  const gw = (reply.server as FastifyInstance & { gateway?: Gateway }).gateway;
+  const auth = gw?.config.auth;
+  return auth && auth.mode === 'basic' ? auth.realm : 'davgate';
+}
+
+function toDavgateError(err: unknown): DavgateError {
+  if (err instanceof DavgateError) return err;
+  const e = err as { statusCode?: number; message?: string; code?: string };
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new DavgateError(e.code ?? 'DAVGATE_BAD_REQUEST', e.statusCode, e.message ?? 'bad request');
+  }
+  return new DavgateError('DAVGATE_INTERNAL', 500, 'internal error', { cause: err });
+}
+
+/**
+ * Builds the app for a gateway.
+ *
+ * @param gw - the gateway runtime (upstreams, policy, metrics)
+ * @param log - the process logger (pino); request logs are its children
+ */
+export async function buildApp(gw: Gateway, log: Logger): Promise<FastifyInstance> {
+  return buildAppWith(gw, log) as unknown as FastifyInstance;
+}
+
+async function buildAppWith(gw: Gateway, log: Logger) {
+  const app = Fastify({
+    loggerInstance: log,
+    // One access-log line per request is written by the onRequest hook below (it also sees 499s).
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    routerOptions: { maxParamLength: 65_535 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Bodies are streamed by the handlers, never parsed by Fastify.
+    bodyLimit: Number.MAX_SAFE_INTEGER,
+  });
+  app.decorate('gateway', gw);
+  for (const verb of DAV_VERBS) app.addHttpMethod(verb, { hasBody: true });
+
+  // Hand every body to the handlers as the raw stream (PUT streams it upstream, PROPFIND reads it bounded).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+  const verifyBasic = createBasicAuth(gw.config.auth);
+  const adminToken = gw.config.admin.token;
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    const started = performance.now();
+    (req as FastifyRequest & { startedAt?: number }).startedAt = started;
+    reply.raw.once('close', () => {
+      const status = reply.raw.writableFinished ? reply.raw.statusCode : 499;
+      const method = (ALLOWED_METHODS as readonly string[]).includes(req.method) ? req.method : 'OTHER';
+      gw.metrics.httpRequests.inc({ method, status_class: statusClass(status) });
+      gw.metrics.httpDuration.observe({ method }, (performance.now() - started) / 1000);
+      if (status === 499) gw.metrics.clientAborts.inc();
+      const line = { reqId: req.id, method: req.method, url: req.url, status, ms: Math.round(performance.now() - started) };
+      if (status >= 500 || status === 499) req.log.warn(line, 'request finished');
+      else req.log.info(line, 'request finished');
+    });
+  });
+
+  // Operational routes (GET/HEAD only, no WebDAV auth).
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const up = gw.enabled.filter((u) => u.available).map((u) => u.id);
+    reply.code(up.length > 0 ? 200 : 503);
+    return { ready: up.length > 0, upstreamsUp: up.length, upstreams: gw.enabled.length };
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', gw.metrics.registry.contentType);
+    return gw.metrics.registry.metrics();
+  });
+  app.get('/api/admin/webdav/status', async (req, reply) => {
+    if (adminToken === undefined) return sendError(reply, Errors.NOT_FOUND('admin API disabled (set admin.token)'));
+    if (!checkBearer(adminToken, req.headers.authorization)) {
+      reply.header('www-authenticate', 'Bearer realm="davgate-admin"');
+      return sendError(reply, new DavgateError('DAVGATE_UNAUTHORIZED', 401, 'admin bearer token required'));
+    }
+    return {
+      strategy: gw.policy.name,
+      upstreams: gw.upstreams.map((u) => u.status()),
+    };
+  });
+
+  app.route({
+    method: [...ALLOWED_METHODS],
+    url: '/*',
+    handler: async (req, reply) => {
+      const result = await verifyBasic(req.headers.authorization);
+      if (!result.ok) return sendError(reply, Errors.UNAUTHORIZED());
+      const ctl = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) ctl.abort();
+      });
+      try {
+        const rawUrl = req.raw.url ?? '/';
+        const q = rawUrl.indexOf('?');
+        const path = parsePath(q >= 0 ? rawUrl.slice(0, q) : rawUrl);
+        const ctx: DavContext = { gw, req, reply, method: req.method, path, signal: ctl.signal };
+        await HANDLERS[req.method as keyof typeof HANDLERS](ctx);
+      } catch (err) {
+        const e = toDavgateError(err);
+        if (e.statusCode === 499 || ctl.signal.aborted) return;
+        if (e.statusCode >= 500) req.log.warn({ code: e.code, err: e.message }, 'request failed');
+        return sendError(reply, e);
+      }
+    },
+  });
+
+  app.setErrorHandler((err, _req, reply) => sendError(reply, toDavgateError(err)));
+  app.setNotFoundHandler((_req, reply) => sendError(reply, Errors.METHOD_NOT_ALLOWED()));
+  return app;
+}

@@ -1,0 +1,279 @@
+/**
+ * The gateway's shared runtime: the upstreams, the selection policy, and the few cross-upstream questions
+ * every method handler asks ("where does this key live?", "is it a collection?", "make sure the parent
+ * exists there"). Method handlers in `methods/` compose these; they never touch pools or limiters directly.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { DavgateError, Errors } from './errors.js';
+import { Metrics } from './metrics.js';
+import { ancestorKeys, parentKey } from './path/canonical.js';
+import { POLICIES, type SelectionPolicy } from './placement/policy.js';
+import { LazyBody } from './proxy/body.js';
+import { combineLookup, decideRetry, isSafeMethod, type AttemptOutcome, type LookupAnswer } from './proxy/retry.js';
+import { parseMultistatus } from './dav/multistatus.js';
+import { Upstream, UpstreamTransportError, type UpstreamRequest, type UpstreamResponse } from './upstream/upstream.js';
+
+/** What a key is on one upstream. */
+export type ResourceKind = 'file' | 'collection' | 'absent';
+
+/** A request for {@link Gateway.send}: like {@link UpstreamRequest} but the body may be a {@link LazyBody}. */
+export type SendRequest = Omit<UpstreamRequest, 'body'> & { readonly body?: string | Buffer | LazyBody | null };
+
+/** Where a key was found. */
+export interface Located {
+  readonly kind: 'file' | 'collection';
+  /** The upstream that answered (for a file: the one holding it). */
+  readonly upstream: Upstream;
+  /** Whether it was found somewhere other than its HRW owner. */
+  readonly displaced: boolean;
+}
+
+/** PROPFIND body used for existence checks (RFC 4918 §9.1: asking only for resourcetype is cheap). */
+export const RESOURCETYPE_PROPFIND =
+  '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop></D:propfind>';
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+
+/** The statuses a failed lookup may report. */
+function failureStatus(err: unknown): 502 | 503 | 504 {
+  const s = err instanceof DavgateError ? err.statusCode : 502;
+  return s === 503 || s === 504 ? s : 502;
+}
+
+/** The gateway runtime. Built once per process (or per test) from a validated config. */
+export class Gateway {
+  readonly config: Config;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly policy: SelectionPolicy;
+  /** Every configured upstream, in config order. */
+  readonly upstreams: readonly Upstream[];
+  /** Enabled upstreams, the placement candidates. */
+  readonly enabled: readonly Upstream[];
+  /**
+   * Collections known to exist on an upstream (`<id>\0<key>`), so that PUTs into the same folder do not
+   * re-check or re-create ancestors. Cleared wholesale on collection DELETE/MOVE; a stale entry only
+   * costs one upstream 409, after which it is dropped.
+   */
+  readonly #knownCollections = new LRUCache<string, true>({ max: 50_000 });
+
+  constructor(config: Config, log: Logger, metrics = new Metrics()) {
+    this.config = config;
+    this.log = log;
+    this.metrics = metrics;
+    this.policy = POLICIES[config.strategy]!();
+    this.upstreams = config.upstreams.map((u) => new Upstream(u, config, metrics, log));
+    this.enabled = this.upstreams.filter((u) => u.enabled);
+  }
+
+  /** Enabled upstreams ranked for `key`, best first (the first is the owner of a new file). */
+  candidates(key: string): Upstream[] {
+    return this.policy.rank(key, this.enabled);
+  }
+
+  /** The first available candidate for a new file, and whether it is not the owner (a failover). */
+  placeNew(key: string): { upstream: Upstream; failover: boolean } {
+    const ranked = this.candidates(key);
+    const i = ranked.findIndex((u) => u.available);
+    if (i < 0) {
+      const retryAfterS = Math.max(1, Math.ceil(Math.min(...ranked.map((u) => u.health.cooldownRemainingMs())) / 1000));
+      throw Errors.NO_UPSTREAM(undefined, { retryAfterS: Number.isFinite(retryAfterS) ? retryAfterS : 5 });
+    }
+    if (i > 0) this.metrics.failovers.inc({ upstream: ranked[0]!.id, reason: 'owner_down' });
+    return { upstream: ranked[i]!, failover: i > 0 };
+  }
+
+  /**
+   * Sends a request with the single retry the rules allow ({@link decideRetry}): a connect error or a
+   * marked-down upstream is retried once after `failover.retryBackoffMs`, provided no body byte was sent.
+   *
+   * @throws DavgateError as {@link Upstream.request} does
+   */
+  async send(u: Upstream, req: SendRequest): Promise<UpstreamResponse> {
+    for (let retriesDone = 0; ; retriesDone++) {
+      const lazy = req.body instanceof LazyBody ? req.body : undefined;
+      try {
+        return await u.request({ ...req, body: lazy ? lazy.attempt() : (req.body as string | Buffer | null | undefined) });
+      } catch (err) {
+        const outcome = outcomeOf(err);
+        const decision = decideRetry({
+          outcome,
+          retriesDone,
+          bodyStarted: lazy?.started ?? false,
+          safe: isSafeMethod(req.method),
+        });
+        if (decision === 'final') throw err;
+        this.metrics.failovers.inc({ upstream: u.id, reason: 'retry' });
+        await delay(this.config.failover.retryBackoffMs);
+      }
+    }
+  }
+
+  /**
+   * What `key` is on one upstream, by PROPFIND Depth 0 asking only for `resourcetype`.
+   *
+   * @throws DavgateError 502/503/504 when the upstream cannot answer (never reported as absence)
+   */
+  async stat(u: Upstream, key: string, signal?: AbortSignal): Promise<ResourceKind> {
+    if (key === '/') return 'collection';
+    const cacheKey = `${u.id}\0${key}`;
+    const res = await this.send(u, {
+      method: 'PROPFIND',
+      key,
+      headers: { depth: '0', 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity' },
+      body: RESOURCETYPE_PROPFIND,
+      signal,
+    });
+    if (res.status === 404 || res.status === 409 || res.status === 410) {
+      await res.body.dump();
+      this.#knownCollections.delete(cacheKey);
+      return 'absent';
+    }
+    if (res.status !== 207) {
+      await res.body.dump();
+      throw Errors.BAD_GATEWAY(`${u.id} answered ${res.status} to PROPFIND`);
+    }
+    const text = await res.body.text();
+    const responses = parseMultistatus(text);
+    const isCollection = responses[0]?.isCollection ?? false;
+    if (isCollection) this.#knownCollections.set(cacheKey, true);
+    return isCollection ? 'collection' : 'file';
+  }
+
+  /**
+   * Finds `key`: asks candidates in HRW order, owner first, and stops at the first that has it. A candidate
+   * that cannot answer makes the result 502/503/504 unless a later one has the key: an outage is never a 404.
+   *
+   * @throws DavgateError 404 when every candidate answered "not found"; 502/503/504 otherwise
+   */
+  async locate(key: string, signal?: AbortSignal): Promise<Located> {
+    const ranked = this.candidates(key);
+    if (key === '/') {
+      const u = ranked.find((x) => x.available) ?? ranked[0];
+      if (!u) throw Errors.NO_UPSTREAM();
+      return { kind: 'collection', upstream: u, displaced: false };
+    }
+    const answers: LookupAnswer[] = [];
+    let retryAfterS: number | undefined;
+    for (const [i, u] of ranked.entries()) {
+      try {
+        const kind = await this.stat(u, key, signal);
+        if (kind !== 'absent') {
+          if (i > 0) this.metrics.failovers.inc({ upstream: ranked[0]!.id, reason: 'found_on_candidate' });
+          return { kind, upstream: u, displaced: i > 0 };
+        }
+        answers.push({ kind: 'absent' });
+      } catch (err) {
+        if (err instanceof DavgateError && err.statusCode === 499) throw err;
+        if (err instanceof DavgateError && err.retryAfterS) retryAfterS = Math.max(retryAfterS ?? 0, err.retryAfterS);
+        answers.push({ kind: 'failed', status: failureStatus(err) });
+      }
+    }
+    const verdict = combineLookup(answers);
+    if (verdict.kind === 'not-found') throw Errors.NOT_FOUND();
+    if (verdict.kind === 'unavailable') {
+      throw new DavgateError('DAVGATE_UNAVAILABLE', verdict.status, 'an upstream that may hold this resource is unavailable', {
+        retryAfterS: retryAfterS ?? 5,
+      });
+    }
+    throw new Error('unreachable');
+  }
+
+  /**
+   * What `key` is on each of `ups` (default: every enabled upstream), asked in parallel.
+   * Failures are returned, not thrown, so callers can decide (e.g. 207 for partial DELETE).
+   */
+  async statAll(
+    key: string,
+    signal?: AbortSignal,
+    ups: readonly Upstream[] = this.enabled,
+  ): Promise<{ upstream: Upstream; kind?: ResourceKind; error?: DavgateError }[]> {
+    return Promise.all(
+      ups.map(async (u) => {
+        try {
+          return { upstream: u, kind: await this.stat(u, key, signal) };
+        } catch (err) {
+          if (err instanceof DavgateError && err.statusCode === 499) throw err;
+          return { upstream: u, error: err instanceof DavgateError ? err : Errors.BAD_GATEWAY(u.id, { cause: err }) };
+        }
+      }),
+    );
+  }
+
+  /** True when `key` is a collection somewhere on the gateway (the root always is). */
+  async collectionExists(key: string, signal?: AbortSignal): Promise<boolean> {
+    if (key === '/') return true;
+    for (const u of this.enabled) if (this.#knownCollections.has(`${u.id}\0${key}`)) return true;
+    try {
+      return (await this.locate(key, signal)).kind === 'collection';
+    } catch (err) {
+      if (err instanceof DavgateError && err.statusCode === 404) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Makes sure the parent collection of `key` exists on `u`. If it exists on the gateway but not yet on `u`,
+   * the missing ancestors are created there level by level (issue #2: "first creates the missing ancestors").
+   *
+   * @throws DavgateError 409 when the parent does not exist anywhere on the gateway (RFC 4918 §9.7.1)
+   */
+  async ensureParent(u: Upstream, key: string, signal?: AbortSignal): Promise<void> {
+    const parent = parentKey(key);
+    if (parent === '/' || this.#knownCollections.has(`${u.id}\0${parent}`)) return;
+    const here = await this.stat(u, parent, signal);
+    if (here === 'collection') return;
+    if (here === 'file') throw Errors.CONFLICT('parent is not a collection');
+    if (!(await this.collectionExists(parent, signal))) throw Errors.CONFLICT('parent collection does not exist');
+    await this.createCollectionOn(u, parent, signal);
+  }
+
+  /**
+   * Creates collection `key` and any missing ancestors on `u` (MKCOL per level; 405 "exists" is fine).
+   * @throws DavgateError when an upstream MKCOL fails otherwise
+   */
+  async createCollectionOn(u: Upstream, key: string, signal?: AbortSignal): Promise<number> {
+    let status = 405;
+    for (const k of [...ancestorKeys(key), key]) {
+      if (this.#knownCollections.has(`${u.id}\0${k}`)) continue;
+      const res = await this.send(u, { method: 'MKCOL', key: k, collection: true, signal });
+      await res.body.dump();
+      if (res.status === 201 || res.status === 200 || res.status === 204 || res.status === 405) {
+        this.#knownCollections.set(`${u.id}\0${k}`, true);
+        if (k === key) status = res.status === 405 ? 405 : 201;
+        continue;
+      }
+      if (res.status >= 500) throw new DavgateError('DAVGATE_UPSTREAM_ERROR', res.status, `${u.id} answered ${res.status} to MKCOL`);
+      throw new DavgateError('DAVGATE_UPSTREAM_ERROR', res.status === 409 ? 409 : 502, `${u.id} answered ${res.status} to MKCOL`);
+    }
+    return status;
+  }
+
+  /** Remembers that `key` is a collection on `u` (after a successful MKCOL/COPY/MOVE there). */
+  noteCollection(u: Upstream, key: string): void {
+    this.#knownCollections.set(`${u.id}\0${key}`, true);
+  }
+
+  /** Forgets every cached collection (after a collection DELETE or MOVE). */
+  forgetCollections(): void {
+    this.#knownCollections.clear();
+  }
+
+  /** Closes every upstream pool. */
+  async close(): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.close()));
+  }
+}
+
+/** Classifies a thrown error as a retry outcome. */
+export function outcomeOf(err: unknown): AttemptOutcome {
+  if (err instanceof UpstreamTransportError) return { kind: 'transport', connect: err.connect, timeout: err.timeout };
+  if (err instanceof DavgateError) {
+    if (err.code === 'DAVGATE_UPSTREAM_DOWN') return { kind: 'down' };
+    if (err.code === 'DAVGATE_QUEUE_FULL' || err.code === 'DAVGATE_QUEUE_TIMEOUT') return { kind: 'queue' };
+    if (err.statusCode === 499) return { kind: 'client-aborted' };
+  }
+  return { kind: 'transport', connect: false, timeout: false };
+}

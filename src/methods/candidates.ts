@@ -1,0 +1,51 @@
+/**
+ * Trying a request on a key's candidates in HRW order: the owner first, then — only when it answers 404 —
+ * the others, which may hold the file if it was written while the owner was down (issue #2, "Failover").
+ * A later issue replaces the probing with a placement index.
+ */
+import { DavgateError, Errors } from '../errors.js';
+import { combineLookup, type LookupAnswer } from '../proxy/retry.js';
+import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
+import type { DavContext } from './context.js';
+
+/**
+ * Sends `attempt(u)` to each candidate of `key` in order until one answers something other than 404.
+ *
+ * @returns the first non-404 response (its body unconsumed)
+ * @throws DavgateError 404 only when every candidate answered 404; otherwise 502/503/504 with Retry-After
+ */
+export async function firstFound(
+  ctx: DavContext,
+  key: string,
+  attempt: (u: Upstream) => Promise<UpstreamResponse>,
+): Promise<UpstreamResponse> {
+  const ranked = ctx.gw.candidates(key);
+  const answers: LookupAnswer[] = [];
+  let retryAfterS: number | undefined;
+  for (const [i, u] of ranked.entries()) {
+    let res: UpstreamResponse;
+    try {
+      res = await attempt(u);
+    } catch (err) {
+      if (err instanceof DavgateError && err.statusCode === 499) throw err;
+      if (err instanceof DavgateError && err.retryAfterS) retryAfterS = Math.max(retryAfterS ?? 0, err.retryAfterS);
+      const s = err instanceof DavgateError ? err.statusCode : 502;
+      answers.push({ kind: 'failed', status: s === 503 || s === 504 ? s : 502 });
+      continue;
+    }
+    if (res.status === 404 || res.status === 410) {
+      await res.body.dump();
+      answers.push({ kind: 'absent' });
+      continue;
+    }
+    if (i > 0) ctx.gw.metrics.failovers.inc({ upstream: ranked[0]!.id, reason: 'found_on_candidate' });
+    return res;
+  }
+  const verdict = combineLookup(answers);
+  if (verdict.kind === 'unavailable') {
+    throw new DavgateError('DAVGATE_UNAVAILABLE', verdict.status, 'an upstream that may hold this resource is unavailable', {
+      retryAfterS: retryAfterS ?? 5,
+    });
+  }
+  throw Errors.NOT_FOUND();
+}

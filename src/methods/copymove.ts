@@ -1,0 +1,233 @@
+/**
+ * COPY and MOVE (RFC 4918 §9.8, §9.9) across upstreams.
+ *
+ * - The Destination (absolute URI or path, §10.3) is mapped into the gateway's namespace; another host is
+ *   refused (502, §9.8.5 / §9.9.4).
+ * - `Overwrite` (§10.6): absent means T; F on an existing destination gives 412; T replaces it (204).
+ * - A file whose source and destination share an upstream is copied/moved natively with an absolute
+ *   Destination (Apache refuses a path-only one). Across upstreams davgate streams a GET into a PUT, copies
+ *   the dead properties, and for MOVE deletes the source only after the PUT succeeded.
+ * - A collection is copied/moved by doing the operation on each upstream.
+ */
+import { DavgateError, Errors } from '../errors.js';
+import { parseDepth, parseDestination, parseOverwrite } from '../dav/destination.js';
+import { keyToGatewayHref } from '../dav/href.js';
+import { multistatusOfStatuses } from '../dav/error-body.js';
+import { parseMultistatus } from '../dav/multistatus.js';
+import { findChild, serializeXml, DAV_NS, type XmlElement } from '../dav/xml.js';
+import { isSameOrBelow, parentKey } from '../path/canonical.js';
+import { headerValue } from '../proxy/headers.js';
+import type { Upstream } from '../upstream/upstream.js';
+import { empty, failFrom, ifHeaderFor, relay, type DavContext, type MethodHandler } from './context.js';
+import { deleteEverywhere } from './delete.js';
+
+/** Live properties (RFC 4918 §15, plus Apache's `executable`) that the server computes and must not be set. */
+const LIVE_PROPS = new Set([
+  `${DAV_NS} creationdate`,
+  `${DAV_NS} getcontentlength`,
+  `${DAV_NS} getcontenttype`,
+  `${DAV_NS} getetag`,
+  `${DAV_NS} getlastmodified`,
+  `${DAV_NS} lockdiscovery`,
+  `${DAV_NS} resourcetype`,
+  `${DAV_NS} supportedlock`,
+  `${DAV_NS} getcontentlanguage`,
+  `${DAV_NS} quota-available-bytes`,
+  `${DAV_NS} quota-used-bytes`,
+  'http://apache.org/dav/props/ executable',
+]);
+
+/**
+ * Which dead properties of a PROPFIND allprop answer to carry over. Pure.
+ * @returns the `prop` children of 200 propstats that are not live properties
+ */
+export function deadProperties(response: XmlElement): XmlElement[] {
+  const out: XmlElement[] = [];
+  for (const ps of response.children) {
+    if (typeof ps === 'string' || ps.ns !== DAV_NS || ps.local !== 'propstat') continue;
+    const status = findChild(ps, DAV_NS, 'status');
+    const statusText = status ? status.children.filter((c) => typeof c === 'string').join('') : '';
+    if (!/\s200\s/.test(` ${statusText} `)) continue;
+    const prop = findChild(ps, DAV_NS, 'prop');
+    if (!prop) continue;
+    for (const p of prop.children) {
+      if (typeof p === 'string') continue;
+      if (!LIVE_PROPS.has(`${p.ns} ${p.local}`)) out.push(p);
+    }
+  }
+  return out;
+}
+
+async function copyDeadProps(ctx: DavContext, src: Upstream, srcKey: string, dst: Upstream, dstKey: string): Promise<void> {
+  const { gw } = ctx;
+  const res = await gw.send(src, {
+    method: 'PROPFIND',
+    key: srcKey,
+    headers: { depth: '0', 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity' },
+    body: '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>',
+    signal: ctx.signal,
+  });
+  if (res.status !== 207) return void (await res.body.dump());
+  const first = parseMultistatus(await res.body.text())[0];
+  const props = first ? deadProperties(first.element) : [];
+  if (props.length === 0) return;
+  const body =
+    '<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop>' +
+    props.map((p) => serializeXml(p)).join('') +
+    '</D:prop></D:set></D:propertyupdate>';
+  const patch = await gw.send(dst, {
+    method: 'PROPPATCH',
+    key: dstKey,
+    headers: { 'content-type': 'application/xml; charset=utf-8' },
+    body,
+    signal: ctx.signal,
+  });
+  await patch.body.dump();
+  if (patch.status !== 207 && patch.status !== 200) {
+    ctx.req.log.warn({ upstream: dst.id, status: patch.status }, 'dead properties not copied');
+  }
+}
+
+/** Streams a file from `src` into a PUT on `dst`. @throws DavgateError when either side fails */
+async function transferFile(ctx: DavContext, src: Upstream, srcKey: string, dst: Upstream, dstKey: string): Promise<void> {
+  const { gw } = ctx;
+  const get = await gw.send(src, { method: 'GET', key: srcKey, headers: { 'accept-encoding': 'identity' }, signal: ctx.signal });
+  if (get.status !== 200) await failFrom(get, 'GET (copy source)');
+  const headers: Record<string, string> = {};
+  const len = headerValue(get.headers, 'content-length');
+  const type = headerValue(get.headers, 'content-type');
+  if (len !== undefined) headers['content-length'] = len;
+  if (type !== undefined) headers['content-type'] = type;
+  let put;
+  try {
+    // The GET body is handed over once: a PUT is never retried after bytes left (no LazyBody replay here).
+    put = await dst.request({ method: 'PUT', key: dstKey, headers, body: get.body, signal: ctx.signal });
+  } catch (err) {
+    get.body.destroy();
+    throw err;
+  }
+  if (put.status !== 201 && put.status !== 204 && put.status !== 200) await failFrom(put, 'PUT (copy destination)');
+  await put.body.dump();
+}
+
+/** COPY/MOVE handler. */
+export const handleCopyMove: MethodHandler = async (ctx) => {
+  const { gw, path } = ctx;
+  const isMove = ctx.method === 'MOVE';
+  const dest = parseDestination(headerValue(ctx.req.headers, 'destination'), headerValue(ctx.req.headers, 'host'));
+  const overwrite = parseOverwrite(headerValue(ctx.req.headers, 'overwrite'));
+  const depth = isMove
+    ? parseDepth(headerValue(ctx.req.headers, 'depth'), ['infinity'], 'infinity')
+    : parseDepth(headerValue(ctx.req.headers, 'depth'), ['0', 'infinity'], 'infinity');
+  if (path.key === '/') throw new DavgateError('DAVGATE_FORBIDDEN', 403, `cannot ${ctx.method} the root collection`);
+  if (dest.key === path.key) throw Errors.SAME_RESOURCE();
+  if (dest.key === '/') throw new DavgateError('DAVGATE_FORBIDDEN', 403, 'cannot overwrite the root collection');
+
+  const src = await gw.locate(path.key, ctx.signal);
+  if (src.kind === 'collection' && isSameOrBelow(dest.key, path.key)) {
+    throw new DavgateError('DAVGATE_FORBIDDEN', 403, 'cannot copy or move a collection into itself');
+  }
+  if (!(await gw.collectionExists(parentKey(dest.key), ctx.signal))) {
+    throw Errors.CONFLICT('destination parent collection does not exist');
+  }
+  const destStats = await gw.statAll(dest.key, ctx.signal);
+  const unknown = destStats.find((s) => s.error);
+  if (unknown?.error) throw unknown.error;
+  const destExists = destStats.some((s) => s.kind !== 'absent');
+  if (destExists && !overwrite) throw Errors.PRECONDITION_FAILED('destination exists and Overwrite is F');
+  const done = () => empty(ctx, destExists ? 204 : 201);
+
+  if (src.kind === 'file') {
+    const { upstream: du } = gw.placeNew(dest.key);
+    // Replace the destination: copies on other upstreams go (RFC 4918 §9.8.4 "DELETE first"); on the target
+    // upstream a file is overwritten in place so the old bytes survive a failed transfer.
+    for (const s of destStats) {
+      if (s.kind === 'absent') continue;
+      if (s.upstream === du && s.kind === 'file') continue;
+      const r = await gw.send(s.upstream, { method: 'DELETE', key: dest.key, collection: s.kind === 'collection', signal: ctx.signal });
+      await r.body.dump();
+      if (r.status >= 300 && r.status !== 404) throw new DavgateError('DAVGATE_UPSTREAM_STATUS', 502, `could not replace destination on ${s.upstream.id}`);
+    }
+    if (destStats.some((s) => s.kind === 'collection')) gw.forgetCollections();
+    await gw.ensureParent(du, dest.key, ctx.signal);
+    if (du === src.upstream) {
+      const res = await gw.send(du, {
+        method: ctx.method,
+        key: path.key,
+        headers: { destination: du.urlFor(dest.key), overwrite: 'T', ...ifHeaderFor(ctx, du) },
+        signal: ctx.signal,
+      });
+      if (res.status === 201 || res.status === 204) {
+        await res.body.dump();
+        return done();
+      }
+      return relay(ctx, res);
+    }
+    await transferFile(ctx, src.upstream, path.key, du, dest.key);
+    await copyDeadProps(ctx, src.upstream, path.key, du, dest.key).catch((err: unknown) =>
+      ctx.req.log.warn({ err: (err as Error).message }, 'dead properties not copied'),
+    );
+    if (isMove) {
+      const del = await gw.send(src.upstream, { method: 'DELETE', key: path.key, ...{ headers: ifHeaderFor(ctx, src.upstream) }, signal: ctx.signal });
+      await del.body.dump();
+      if (del.status >= 300 && del.status !== 404) {
+        throw new DavgateError('DAVGATE_UPSTREAM_STATUS', 502, `copied, but the source could not be deleted on ${src.upstream.id} (${del.status})`);
+      }
+    }
+    return done();
+  }
+
+  // A collection: every enabled upstream takes part, so none may be down.
+  const down = gw.enabled.find((u) => !u.available);
+  if (down) throw Errors.UPSTREAM_DOWN(`${down.id}; a collection ${ctx.method} needs every upstream`, { retryAfterS: 5 });
+  if (destExists) {
+    const del = await deleteEverywhere(ctx, dest.key);
+    if (del.kind === 'partial') throw Errors.BAD_GATEWAY('could not replace the destination on every upstream');
+  }
+  const srcStats = await gw.statAll(path.key, ctx.signal);
+  const results = await Promise.all(
+    srcStats.map(async (s) => {
+      const u = s.upstream;
+      try {
+        await gw.ensureParent(u, dest.key, ctx.signal);
+        if (s.kind !== 'collection') {
+          // The collection was missing on this upstream (created during its outage): create it at the
+          // destination so the collection exists gateway-wide.
+          await gw.createCollectionOn(u, dest.key, ctx.signal);
+          return { u, status: 201 };
+        }
+        const res = await gw.send(u, {
+          method: ctx.method,
+          key: path.key,
+          collection: true,
+          headers: { destination: u.urlFor(dest.key, true), overwrite: 'T', depth, ...ifHeaderFor(ctx, u) },
+          signal: ctx.signal,
+        });
+        await res.body.dump();
+        if (res.status === 201 || res.status === 204) gw.noteCollection(u, dest.key);
+        return { u, status: res.status };
+      } catch (err) {
+        if (err instanceof DavgateError && err.statusCode === 499) throw err;
+        return { u, status: err instanceof DavgateError ? err.statusCode : 502 };
+      }
+    }),
+  );
+  if (isMove) gw.forgetCollections();
+  const failed = results.filter((r) => r.status !== 201 && r.status !== 204);
+  if (failed.length === 0) return done();
+  if (failed.length === results.length && failed.every((f) => f.status === failed[0]!.status) && failed[0]!.status < 500) {
+    throw new DavgateError('DAVGATE_UPSTREAM_STATUS', failed[0]!.status, `${ctx.method} refused by every upstream`);
+  }
+  ctx.reply
+    .code(207)
+    .header('content-type', 'application/xml; charset=utf-8')
+    .send(
+      multistatusOfStatuses(
+        failed.map((f) => ({
+          href: keyToGatewayHref(path.key, true),
+          status: f.status >= 500 ? f.status : 424,
+          description: `${ctx.method} failed on upstream ${f.u.id} (${f.status})`,
+        })),
+      ),
+    );
+};

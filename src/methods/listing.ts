@@ -1,0 +1,91 @@
+/**
+ * Merged Depth 1 listings: one PROPFIND per enabled upstream, in parallel, merged into one answer that
+ * names the collection once and each member once. If any upstream cannot answer, the whole listing fails
+ * with 503: a partial listing makes sync clients delete data (issue #2, "PROPFIND").
+ */
+import { DavgateError, Errors } from '../errors.js';
+import { mergeListing, parseMultistatus, rewriteHrefs, type ListingEntry, type MergedEntry } from '../dav/multistatus.js';
+import { upstreamHrefToKey } from '../dav/href.js';
+import type { DavContext } from './context.js';
+import { hrefMapper } from './context.js';
+
+/** Upper bound on one upstream's listing body (bytes); a folder of ~100k members with allprop fits. */
+const MAX_LISTING_BYTES = 256 * 1024 * 1024;
+
+/** Options of {@link listCollection}. */
+export interface ListOptions {
+  /** The PROPFIND body to send to each upstream (empty = allprop, RFC 4918 §9.1). */
+  readonly body: string;
+  /** Request headers to add (e.g. a rewritten `If`). */
+  readonly headers?: Record<string, string>;
+}
+
+/**
+ * Lists `key` at Depth 1 across every enabled upstream.
+ *
+ * @returns merged entries, the collection itself first; hrefs already in the gateway's namespace
+ * @throws DavgateError 503 `DAVGATE_INCOMPLETE_LISTING` (Retry-After) when any enabled upstream is down or
+ *   fails; 404 when no upstream has the key; an upstream 4xx other than 404 is passed on
+ */
+export async function listCollection(ctx: DavContext, key: string, opts: ListOptions): Promise<MergedEntry[]> {
+  const { gw } = ctx;
+  const results = await Promise.all(
+    gw.enabled.map(async (u) => {
+      if (!u.available) {
+        return { u, error: Errors.INCOMPLETE_LISTING(`${u.id} is down`, { retryAfterS: Math.max(1, Math.ceil(u.health.cooldownRemainingMs() / 1000)) }) };
+      }
+      try {
+        const res = await gw.send(u, {
+          method: 'PROPFIND',
+          key,
+          collection: key !== '/',
+          headers: {
+            depth: '1',
+            'content-type': 'application/xml; charset=utf-8',
+            'accept-encoding': 'identity',
+            ...opts.headers,
+          },
+          body: opts.body,
+          signal: ctx.signal,
+        });
+        if (res.status === 404 || res.status === 409) {
+          await res.body.dump();
+          return { u, responses: [] as ListingEntry[], absent: true };
+        }
+        if (res.status !== 207) {
+          await res.body.dump();
+          if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 403) {
+            return { u, error: new DavgateError('DAVGATE_UPSTREAM_STATUS', res.status, `${u.id} answered ${res.status}`) };
+          }
+          return { u, error: Errors.INCOMPLETE_LISTING(`${u.id} answered ${res.status}`, { retryAfterS: 5 }) };
+        }
+        const text = await res.body.text();
+        if (text.length > MAX_LISTING_BYTES) throw Errors.INCOMPLETE_LISTING(`${u.id} listing too large`);
+        const map = hrefMapper(u);
+        const responses: ListingEntry[] = [];
+        for (const r of parseMultistatus(text)) {
+          const k = upstreamHrefToKey(r.href, u.base);
+          if (k === null) continue;
+          responses.push({ key: k, isCollection: r.isCollection, element: rewriteHrefs(r.element, map) });
+        }
+        return { u, responses };
+      } catch (err) {
+        if (err instanceof DavgateError && err.statusCode === 499) throw err;
+        const retryAfterS = err instanceof DavgateError && err.retryAfterS ? err.retryAfterS : 5;
+        return { u, error: Errors.INCOMPLETE_LISTING(`${u.id}: ${(err as Error).message}`, { retryAfterS }) };
+      }
+    }),
+  );
+  const failed = results.find((r) => 'error' in r && r.error);
+  if (failed && 'error' in failed && failed.error) {
+    ctx.req.log.warn({ upstream: failed.u.id, err: failed.error.message }, 'listing incomplete; answering 503');
+    throw failed.error;
+  }
+  const perUpstream = results.map((r) => ({ upstreamId: r.u.id, responses: 'responses' in r && r.responses ? r.responses : [] }));
+  if (perUpstream.every((p) => p.responses.length === 0)) throw Errors.NOT_FOUND();
+  return mergeListing({
+    collectionKey: key,
+    perUpstream,
+    preferOrder: (k) => gw.candidates(k).map((u) => u.id),
+  });
+}

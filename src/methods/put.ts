@@ -1,0 +1,30 @@
+/**
+ * PUT (RFC 9110 §9.3.4, RFC 4918 §9.7). The file goes to the first available HRW candidate (the owner unless
+ * it is down). Missing ancestors that exist elsewhere on the gateway are created on that upstream first; a
+ * parent missing everywhere gives 409 (RFC 4918 §9.7.1). The body streams and is replayed on the single
+ * retry only if none of it was sent.
+ */
+import type { Readable } from 'node:stream';
+import { Errors } from '../errors.js';
+import { LazyBody } from '../proxy/body.js';
+import { upstreamRequestHeaders } from '../proxy/headers.js';
+import { ifHeaderFor, relay, type MethodHandler } from './context.js';
+
+/** PUT handler. */
+export const handlePut: MethodHandler = async (ctx) => {
+  const { gw, path } = ctx;
+  if (path.key === '/' || path.trailingSlash) throw Errors.METHOD_NOT_ALLOWED('cannot PUT to a collection');
+  const { upstream: u } = gw.placeNew(path.key);
+  await gw.ensureParent(u, path.key, ctx.signal);
+  const source = (ctx.req.body as Readable | undefined) ?? ctx.req.raw;
+  const res = await gw.send(u, {
+    method: 'PUT',
+    key: path.key,
+    headers: { ...upstreamRequestHeaders(ctx.req.headers), ...ifHeaderFor(ctx, u) },
+    body: new LazyBody(source),
+    signal: ctx.signal,
+  });
+  // A 409 after our parent check means a stale cache entry: forget it so the next try re-checks.
+  if (res.status === 409) gw.forgetCollections();
+  return relay(ctx, res);
+};

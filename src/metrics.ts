@@ -1,0 +1,119 @@
+/**
+ * Every metric davgate exports, declared in one place (Prometheus conventions: `davgate_` prefix, unit
+ * suffixes, `_total` counters, bounded labels, never a path as a label).
+ *
+ * Each gateway instance owns its own registry so that tests can run several gateways in one process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Collapses an HTTP status to its class label, e.g. 404 → `4xx`; 499 (client closed) stays `499`. */
+export function statusClass(status: number): string {
+  if (status === 499) return '499';
+  return `${Math.floor(status / 100)}xx`;
+}
+
+/** The set of metrics of one gateway. */
+export class Metrics {
+  readonly registry = new Registry();
+
+  /** Front-side requests by WebDAV method and status class. */
+  readonly httpRequests = new Counter({
+    name: 'davgate_http_requests_total',
+    help: 'Requests answered by davgate, by method and status class.',
+    labelNames: ['method', 'status_class'] as const,
+    registers: [this.registry],
+  });
+
+  /** Front-side latency (seconds), from request received to response finished. */
+  readonly httpDuration = new Histogram({
+    name: 'davgate_http_request_duration_seconds',
+    help: 'Time from request received to response finished, by method.',
+    labelNames: ['method'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  /** Requests sent to upstreams by method, upstream and status class (`error` for transport errors). */
+  readonly upstreamRequests = new Counter({
+    name: 'davgate_upstream_requests_total',
+    help: 'Requests sent to upstreams, by method, upstream and status class (error = transport failure).',
+    labelNames: ['method', 'upstream', 'status_class'] as const,
+    registers: [this.registry],
+  });
+
+  /** Upstream latency (seconds) to response headers. */
+  readonly upstreamDuration = new Histogram({
+    name: 'davgate_upstream_request_duration_seconds',
+    help: 'Time from request sent to upstream response headers, by upstream.',
+    labelNames: ['upstream'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  /** Requests in flight per upstream. */
+  readonly upstreamInFlight = new Gauge({
+    name: 'davgate_upstream_in_flight_requests',
+    help: 'Requests currently in flight to an upstream.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
+  /** Requests waiting in an upstream's queue. */
+  readonly upstreamQueueLength = new Gauge({
+    name: 'davgate_upstream_queue_length',
+    help: 'Requests waiting for a free slot of an upstream.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
+  /** Configured in-flight limit per upstream. */
+  readonly upstreamMaxConcurrent = new Gauge({
+    name: 'davgate_upstream_max_concurrent_requests',
+    help: 'Configured maximum in-flight requests per upstream.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
+  /** Requests rejected by an upstream's queue (`full` or `timeout`). */
+  readonly queueRejections = new Counter({
+    name: 'davgate_upstream_queue_rejections_total',
+    help: 'Requests refused with 503 because an upstream queue was full or the wait timed out.',
+    labelNames: ['upstream', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** 1 when the upstream is considered healthy, 0 when marked down. */
+  readonly upstreamUp = new Gauge({
+    name: 'davgate_upstream_up',
+    help: '1 if the upstream is healthy, 0 if it is marked down.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
+  /** Requests that went to another upstream than first chosen (`from` is the skipped one). */
+  readonly failovers = new Counter({
+    name: 'davgate_failovers_total',
+    help: 'Requests served by another candidate or retried, by skipped upstream and reason.',
+    labelNames: ['upstream', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Health probes by upstream and result. */
+  readonly healthProbes = new Counter({
+    name: 'davgate_health_probes_total',
+    help: 'Active health probes sent, by upstream and result (ok, fail).',
+    labelNames: ['upstream', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  /** Clients that went away before their response finished. */
+  readonly clientAborts = new Counter({
+    name: 'davgate_client_aborts_total',
+    help: 'Requests whose client disconnected before the response finished (logged as 499).',
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'davgate_' });
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Whether to try a request again, and what a set of per-candidate results means. Pure functions, unit-tested
+ * as decision tables (test/unit/proxy-retry.test.ts).
+ *
+ * The rules follow Caddy's `tryAgain`: a dial error is always retryable because nothing left the gateway;
+ * any other transport error only for a safe method whose body (if any) was never sent; an answer from the
+ * upstream is final. A client that went away is never retried and never counted against the upstream.
+ */
+
+/** What happened on one attempt against one upstream. */
+export type AttemptOutcome =
+  /** The upstream answered with a status. */
+  | { readonly kind: 'response'; readonly status: number }
+  /** A transport error. `connect`: the connection was never established (nothing was sent). */
+  | { readonly kind: 'transport'; readonly connect: boolean; readonly timeout: boolean }
+  /** Not attempted: the upstream is marked down. */
+  | { readonly kind: 'down' }
+  /** Not attempted: the upstream's queue was full or the wait timed out. */
+  | { readonly kind: 'queue' }
+  /** The client went away. */
+  | { readonly kind: 'client-aborted' };
+
+/** Input of {@link decideRetry}. */
+export interface RetryInput {
+  readonly outcome: AttemptOutcome;
+  /** Retries already made for this request on this upstream (0 on the first failure). */
+  readonly retriesDone: number;
+  /** Whether any byte of the request body has been handed to the transport (a body is replayed only if not). */
+  readonly bodyStarted: boolean;
+  /** Whether the method is safe to repeat after a partial send (GET, HEAD, PROPFIND, OPTIONS). */
+  readonly safe: boolean;
+}
+
+/** `retry`: wait `failover.retryBackoffMs` then try the same upstream again; `final`: use the outcome. */
+export type RetryDecision = 'retry' | 'final';
+
+/** The one retry budget per request (issue #2: "may be retried once after a short backoff"). */
+export const MAX_RETRIES = 1;
+
+/**
+ * Decides whether to retry a request on the same upstream.
+ *
+ * Decision table:
+ * | outcome                     | condition                              | decision |
+ * |-----------------------------|----------------------------------------|----------|
+ * | response (any status)       |                                        | final    |
+ * | client-aborted              |                                        | final    |
+ * | queue full / timeout        |                                        | final    |
+ * | down                        | retriesDone < 1, body not started      | retry    |
+ * | transport, connect          | retriesDone < 1, body not started      | retry    |
+ * | transport, not connect      | retriesDone < 1, safe, body not started| retry    |
+ * | anything else               |                                        | final    |
+ */
+export function decideRetry(input: RetryInput): RetryDecision {
+  const { outcome, retriesDone, bodyStarted, safe } = input;
+  if (retriesDone >= MAX_RETRIES || bodyStarted) return 'final';
+  switch (outcome.kind) {
+    case 'down':
+      return 'retry';
+    case 'transport':
+      return outcome.connect || safe ? 'retry' : 'final';
+    default:
+      return 'final';
+  }
+}
+
+/** The methods davgate may repeat after a transport error that was not a connect error. */
+export function isSafeMethod(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'PROPFIND' || method === 'OPTIONS';
+}
+
+/** How a lookup across candidates ended. */
+export type LookupVerdict =
+  /** Found on the candidate at `index`. */
+  | { readonly kind: 'found'; readonly index: number }
+  /** Every candidate answered "not found": a true 404. */
+  | { readonly kind: 'not-found' }
+  /** Not found where asked, but some candidate could not answer: never a 404 (an outage is not absence). */
+  | { readonly kind: 'unavailable'; readonly status: 502 | 503 | 504 };
+
+/** One candidate's answer to a lookup: `found`, `absent` (404), or a failure with the status to report. */
+export type LookupAnswer =
+  | { readonly kind: 'found' }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'failed'; readonly status: 502 | 503 | 504 };
+
+/**
+ * Combines per-candidate answers (in HRW order) into one verdict: the first `found` wins; otherwise a 404 only
+ * if every candidate positively answered 404; otherwise the first failure's status. Sync clients delete
+ * files on a 404, so an outage must never look like absence (issue #2, "Error mapping").
+ */
+export function combineLookup(answers: readonly LookupAnswer[]): LookupVerdict {
+  let failure: 502 | 503 | 504 | undefined;
+  for (let i = 0; i < answers.length; i++) {
+    const a = answers[i]!;
+    if (a.kind === 'found') return { kind: 'found', index: i };
+    if (a.kind === 'failed' && failure === undefined) failure = a.status;
+  }
+  return failure === undefined ? { kind: 'not-found' } : { kind: 'unavailable', status: failure };
+}

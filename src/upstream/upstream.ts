@@ -1,0 +1,283 @@
+/**
+ * One upstream WebDAV account: it owns its undici Pool, its admission limiter, its health and its counters,
+ * and nothing else mutates them (house style, after Caddy's `hosts.go`).
+ */
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Config, UpstreamConfig } from '../config/schema.js';
+import { DavgateError, Errors, fromTransportError, isConnectError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { statusClass } from '../metrics.js';
+import { encodeKey } from '../path/canonical.js';
+import { HealthState } from './health.js';
+import { Limiter, type Rejection } from './limiter.js';
+
+/** Headers as undici returns them. */
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+/** A request to send to one upstream. */
+export interface UpstreamRequest {
+  readonly method: string;
+  /** Canonical key of the target; encoded under the upstream's base path. */
+  readonly key: string;
+  /** Append a trailing slash (collections). */
+  readonly collection?: boolean;
+  /** Headers to send (already filtered); davgate adds `authorization` and `host`. */
+  readonly headers?: Record<string, string>;
+  /** Request body: bytes, or a stream (see `proxy/body.ts` for replay rules). */
+  readonly body?: string | Buffer | Readable | null;
+  /** Aborts the request (client disconnect). */
+  readonly signal?: AbortSignal | undefined;
+  /** Skip the "marked down" check (health probes). */
+  readonly probe?: boolean;
+}
+
+/** An upstream answer. The admission slot is held until `body` ends or is destroyed. */
+export interface UpstreamResponse {
+  readonly upstream: Upstream;
+  readonly status: number;
+  readonly headers: HeaderMap;
+  readonly body: Dispatcher.ResponseData['body'];
+}
+
+/** A transport failure, tagged with whether the connection was ever made. */
+export class UpstreamTransportError extends DavgateError {
+  /** True when nothing reached the upstream (connect refused, DNS, connect timeout). */
+  readonly connect: boolean;
+  /** True for timeouts (504). */
+  readonly timeout: boolean;
+  constructor(base: DavgateError, connect: boolean) {
+    super(base.code, base.statusCode, base.message, { cause: base.cause });
+    this.connect = connect;
+    this.timeout = base.statusCode === 504;
+  }
+}
+
+const UNHEALTHY_STATUS = new Set([500, 502, 503, 504]);
+
+/** A snapshot for the admin API (no credentials). */
+export interface UpstreamStatus {
+  readonly id: string;
+  readonly url: string;
+  readonly description: string | null;
+  readonly enabled: boolean;
+  readonly healthy: boolean;
+  readonly weight: number;
+  readonly inFlight: number;
+  readonly maxConcurrent: number;
+  readonly queue: number;
+  /** Latency of the last completed request to response headers (ms), or null. */
+  readonly lastLatencyMs: number | null;
+  readonly consecutiveFailures: number;
+  /** Remaining cool-down when down (ms). */
+  readonly cooldownRemainingMs: number;
+}
+
+/** One upstream account. */
+export class Upstream {
+  readonly id: string;
+  readonly weight: number;
+  readonly enabled: boolean;
+  readonly maxConcurrent: number;
+  readonly description: string | undefined;
+  /** Base URL (origin + base path ending in `/`), without credentials. */
+  readonly base: URL;
+  readonly health: HealthState;
+  readonly #pool: Pool;
+  readonly #limiter: Limiter;
+  readonly #authorization: string | undefined;
+  readonly #metrics: Metrics;
+  readonly #log: Logger;
+  #lastLatencyMs: number | null = null;
+
+  constructor(cfg: UpstreamConfig, config: Config, metrics: Metrics, log: Logger) {
+    this.id = cfg.id;
+    this.weight = cfg.weight;
+    this.enabled = cfg.enabled;
+    this.maxConcurrent = cfg.maxConcurrent;
+    this.description = cfg.description;
+    this.base = new URL(cfg.url);
+    this.#metrics = metrics;
+    this.#log = log.child({ upstream: cfg.id });
+    this.#authorization =
+      cfg.username !== undefined
+        ? 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password ?? ''}`, 'utf8').toString('base64')
+        : undefined;
+    this.health = new HealthState(config.health);
+    this.#limiter = new Limiter({
+      maxConcurrent: cfg.maxConcurrent,
+      queueLength: config.limits.queueLength,
+      queueTimeoutMs: config.limits.queueTimeoutMs,
+    });
+    // One extra connection beyond the limit lets a health probe through while the limit is saturated.
+    this.#pool = new Pool(this.base.origin, {
+      connections: cfg.maxConcurrent + 1,
+      connect: { timeout: config.limits.connectTimeoutMs },
+      headersTimeout: config.limits.headersTimeoutMs,
+      bodyTimeout: config.limits.bodyTimeoutMs,
+      keepAliveTimeout: 4_000,
+    });
+    metrics.upstreamMaxConcurrent.set({ upstream: this.id }, cfg.maxConcurrent);
+    metrics.upstreamUp.set({ upstream: this.id }, 1);
+    metrics.upstreamInFlight.set({ upstream: this.id }, 0);
+    metrics.upstreamQueueLength.set({ upstream: this.id }, 0);
+  }
+
+  /** True when the upstream takes traffic now (enabled and healthy). */
+  get available(): boolean {
+    return this.enabled && this.health.healthy;
+  }
+
+  /** The absolute upstream URL of a key. */
+  urlFor(key: string, collection = false): string {
+    return this.base.origin + encodeKey(key, this.base.pathname, collection);
+  }
+
+  /** The encoded upstream path of a key. */
+  pathFor(key: string, collection = false): string {
+    return encodeKey(key, this.base.pathname, collection);
+  }
+
+  /** Admin snapshot. */
+  status(): UpstreamStatus {
+    return {
+      id: this.id,
+      url: this.base.href,
+      description: this.description ?? null,
+      enabled: this.enabled,
+      healthy: this.health.healthy,
+      weight: this.weight,
+      inFlight: this.#limiter.inFlight,
+      maxConcurrent: this.maxConcurrent,
+      queue: this.#limiter.waiting,
+      lastLatencyMs: this.#lastLatencyMs,
+      consecutiveFailures: this.health.consecutiveFailures,
+      cooldownRemainingMs: this.health.cooldownRemainingMs(),
+    };
+  }
+
+  /**
+   * Sends one request: waits for an admission slot, then dispatches on the pool. The slot is released when
+   * the response body ends, errors or is destroyed, so callers must consume or `dump()` every body.
+   *
+   * @throws DavgateError 503 `DAVGATE_UPSTREAM_DOWN` (marked down; Retry-After = cool-down left),
+   *   503 queue errors, 499 `DAVGATE_CLIENT_CLOSED`, or {@link UpstreamTransportError} (502/504).
+   */
+  async request(req: UpstreamRequest): Promise<UpstreamResponse> {
+    if (!this.enabled) throw Errors.UPSTREAM_DOWN(`${this.id} is disabled`);
+    if (!req.probe && !this.health.healthy) {
+      throw Errors.UPSTREAM_DOWN(this.id, {
+        retryAfterS: Math.max(1, Math.ceil(this.health.cooldownRemainingMs() / 1000)),
+      });
+    }
+    const release = await this.#limiter.acquire(req.signal, (r: Rejection) =>
+      this.#metrics.queueRejections.inc({ upstream: this.id, reason: r }),
+    );
+    this.#gauge();
+    let released = false;
+    const done = () => {
+      if (released) return;
+      released = true;
+      release();
+      this.#gauge();
+    };
+    const headers: Record<string, string> = { ...req.headers };
+    if (this.#authorization) headers['authorization'] = this.#authorization;
+    const started = performance.now();
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.#pool.request({
+        path: this.pathFor(req.key, req.collection ?? false),
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body: req.body ?? null,
+        signal: req.signal,
+      });
+    } catch (err) {
+      done();
+      if (req.signal?.aborted) throw Errors.CLIENT_CLOSED(undefined, { cause: err });
+      this.#metrics.upstreamRequests.inc({ method: req.method, upstream: this.id, status_class: 'error' });
+      this.#fail(err);
+      throw new UpstreamTransportError(fromTransportError(err, this.id), isConnectError(err));
+    }
+    const latencyMs = performance.now() - started;
+    this.#lastLatencyMs = Math.round(latencyMs * 10) / 10;
+    this.#metrics.upstreamDuration.observe({ upstream: this.id }, latencyMs / 1000);
+    this.#metrics.upstreamRequests.inc({
+      method: req.method,
+      upstream: this.id,
+      status_class: statusClass(res.statusCode),
+    });
+    if (UNHEALTHY_STATUS.has(res.statusCode)) this.#fail(undefined, res.statusCode);
+    else this.#succeed();
+    res.body.once('close', done);
+    res.body.once('end', done);
+    res.body.once('error', done);
+    return { upstream: this, status: res.statusCode, headers: res.headers, body: res.body };
+  }
+
+  /** Records a success seen outside `request()` (a probe). */
+  #succeed(): void {
+    if (this.health.recordSuccess() === 'up') {
+      this.#metrics.upstreamUp.set({ upstream: this.id }, 1);
+      this.#log.info({ event: 'upstream_up' }, `upstream ${this.id} is up`);
+    }
+  }
+
+  #fail(err: unknown, status?: number): void {
+    if (this.health.recordFailure() === 'down') {
+      this.#metrics.upstreamUp.set({ upstream: this.id }, 0);
+      this.#log.warn(
+        { event: 'upstream_down', status, code: (err as { code?: string } | undefined)?.code },
+        `upstream ${this.id} marked down`,
+      );
+    }
+  }
+
+  #gauge(): void {
+    this.#metrics.upstreamInFlight.set({ upstream: this.id }, this.#limiter.inFlight);
+    this.#metrics.upstreamQueueLength.set({ upstream: this.id }, this.#limiter.waiting);
+  }
+
+  /**
+   * Active probe: PROPFIND Depth 0 of the base path. Success (207/200) brings a down upstream back.
+   * @returns true when the probe succeeded
+   */
+  async probe(timeoutMs: number): Promise<boolean> {
+    try {
+      const res = await this.request({
+        method: 'PROPFIND',
+        key: '/',
+        headers: { depth: '0', 'content-type': 'application/xml; charset=utf-8' },
+        body: '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop></D:propfind>',
+        signal: AbortSignal.timeout(timeoutMs),
+        probe: true,
+      });
+      await res.body.dump();
+      const ok = res.status === 207 || res.status === 200;
+      this.#metrics.healthProbes.inc({ upstream: this.id, result: ok ? 'ok' : 'fail' });
+      if (!ok && !UNHEALTHY_STATUS.has(res.status)) this.#fail(undefined, res.status);
+      return ok;
+    } catch {
+      this.#metrics.healthProbes.inc({ upstream: this.id, result: 'fail' });
+      return false;
+    }
+  }
+
+  /** Waits for in-flight requests to finish. */
+  idle(): Promise<void> {
+    return this.#limiter.onIdle();
+  }
+
+  /** Closes the pool (after in-flight requests end). */
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+
+  /** Destroys the pool at once. */
+  async destroy(): Promise<void> {
+    await this.#pool.destroy();
+  }
+}
