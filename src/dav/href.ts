@@ -1,0 +1,84 @@
+/**
+ * Pure mapping between upstream hrefs, canonical keys and gateway hrefs (RFC 4918 §8.3: an href in a
+ * multistatus is an absolute URI or an absolute path; RFC 3986 §2.1: percent-encoding hex is case-insensitive).
+ *
+ * Upstream servers spell the same path differently: Apache writes absolute paths with uppercase hex,
+ * webdav-server writes absolute URLs, Jianguoyun writes lowercase hex and folders without a trailing slash,
+ * some servers send raw UTF-8. Every spelling goes through {@link parsePath}, so each maps to one key.
+ */
+import { encodeKey, parsePath, type CanonicalKey } from '../path/canonical.js';
+
+const SCHEME_AUTHORITY = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)/;
+
+/** A `%` not followed by two hex digits is taken literally (a lax server that did not encode it). */
+function fixLoosePercents(path: string): string {
+  return path.replace(/%(?![0-9A-Fa-f]{2})/g, '%25');
+}
+
+function segmentsOrNull(path: string): string[] | null {
+  try {
+    return [...parsePath(fixLoosePercents(path)).segments];
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Maps an href written by an upstream to a canonical key.
+ *
+ * @param href - the href text after XML unescaping: `http://host:port/dav/a%20b/` or `/dav/a%20b/`; surrounding
+ *   whitespace, a query and a fragment are ignored
+ * @param upstreamBase - the upstream's base URL; its pathname is the root of the upstream's namespace
+ * @returns the key (`/` for the base itself, with or without trailing slash), or `null` when the href is on
+ *   another origin, not under the base, relative, or not a valid path (dot segment, encoded `/`, NUL, bad
+ *   UTF-8). Never throws.
+ */
+export function upstreamHrefToKey(href: string, upstreamBase: URL): CanonicalKey | null {
+  const h = href.trim();
+  let path: string;
+  const m = SCHEME_AUTHORITY.exec(h);
+  if (m) {
+    let origin: string;
+    try {
+      origin = new URL(`${m[1]}://${m[2]}/`).origin;
+    } catch {
+      return null;
+    }
+    if (origin !== upstreamBase.origin) return null;
+    path = m[3] === '' ? '/' : m[3]!;
+  } else if (h.startsWith('/') && !h.startsWith('//')) {
+    path = h.replace(/[?#].*$/s, '');
+  } else {
+    return null;
+  }
+  const base = segmentsOrNull(upstreamBase.pathname);
+  const segs = segmentsOrNull(path);
+  if (base === null || segs === null || segs.length < base.length) return null;
+  for (let i = 0; i < base.length; i++) if (segs[i] !== base[i]) return null;
+  const rest = segs.slice(base.length);
+  return rest.length === 0 ? '/' : '/' + rest.join('/');
+}
+
+/**
+ * The href of a key on the gateway, whose namespace starts at `/`.
+ *
+ * @param key - canonical key
+ * @param collection - append a trailing slash (RFC 4918 §8.3 recommends it for collections)
+ * @returns a path-only href with every segment encoded by `encodeSegment`, e.g. `/a%20b/`; the root is `/`
+ */
+export function keyToGatewayHref(key: CanonicalKey, collection: boolean): string {
+  return encodeKey(key, '/', collection);
+}
+
+/**
+ * The absolute URL of a key on an upstream.
+ *
+ * @param key - canonical key
+ * @param upstreamBase - the upstream's base URL; user info in it is never copied into the result
+ * @param collection - append a trailing slash
+ * @returns e.g. `http://host:8080/dav/a%20b/`
+ */
+export function keyToUpstreamUrl(key: CanonicalKey, upstreamBase: URL, collection: boolean): string {
+  const basePath = upstreamBase.pathname.endsWith('/') ? upstreamBase.pathname : upstreamBase.pathname + '/';
+  return upstreamBase.origin + encodeKey(key, basePath, collection);
+}

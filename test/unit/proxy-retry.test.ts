@@ -1,0 +1,47 @@
+import t from 'tap';
+import { combineLookup, decideRetry, isSafeMethod, type AttemptOutcome, type LookupAnswer } from '../../src/proxy/retry.js';
+
+const connect: AttemptOutcome = { kind: 'transport', connect: true, timeout: false };
+const reset: AttemptOutcome = { kind: 'transport', connect: false, timeout: false };
+const timeout: AttemptOutcome = { kind: 'transport', connect: false, timeout: true };
+
+// [outcome, retriesDone, bodyStarted, safe, expected]
+const table: [string, AttemptOutcome, number, boolean, boolean, 'retry' | 'final'][] = [
+  ['response 200', { kind: 'response', status: 200 }, 0, false, true, 'final'],
+  ['response 503', { kind: 'response', status: 503 }, 0, false, true, 'final'],
+  ['response 404', { kind: 'response', status: 404 }, 0, false, true, 'final'],
+  ['client aborted', { kind: 'client-aborted' }, 0, false, true, 'final'],
+  ['queue full', { kind: 'queue' }, 0, false, true, 'final'],
+  ['down, first failure', { kind: 'down' }, 0, false, false, 'retry'],
+  ['down, already retried', { kind: 'down' }, 1, false, false, 'final'],
+  ['connect error, unsafe PUT, body unsent', connect, 0, false, false, 'retry'],
+  ['connect error, body started', connect, 0, true, false, 'final'],
+  ['connect error, already retried', connect, 1, false, true, 'final'],
+  ['reset, safe GET', reset, 0, false, true, 'retry'],
+  ['reset, unsafe PUT', reset, 0, false, false, 'final'],
+  ['timeout, safe PROPFIND', timeout, 0, false, true, 'retry'],
+  ['timeout, unsafe DELETE', timeout, 0, false, false, 'final'],
+];
+for (const [name, outcome, retriesDone, bodyStarted, safe, expected] of table) {
+  t.equal(decideRetry({ outcome, retriesDone, bodyStarted, safe }), expected, name);
+}
+
+t.test('safe methods', async (t) => {
+  for (const m of ['GET', 'HEAD', 'PROPFIND', 'OPTIONS']) t.ok(isSafeMethod(m), m);
+  for (const m of ['PUT', 'DELETE', 'MOVE', 'COPY', 'MKCOL', 'PROPPATCH', 'LOCK', 'UNLOCK']) t.notOk(isSafeMethod(m), m);
+});
+
+const F: LookupAnswer = { kind: 'found' };
+const A: LookupAnswer = { kind: 'absent' };
+const X = (status: 502 | 503 | 504): LookupAnswer => ({ kind: 'failed', status });
+const lookups: [string, LookupAnswer[], ReturnType<typeof combineLookup>][] = [
+  ['owner has it', [F, A, A], { kind: 'found', index: 0 }],
+  ['second candidate has it', [A, F, A], { kind: 'found', index: 1 }],
+  ['found after a failure', [X(502), F, A], { kind: 'found', index: 1 }],
+  ['all absent: a true 404', [A, A, A], { kind: 'not-found' }],
+  ['owner down, others absent: never 404', [X(503), A, A], { kind: 'unavailable', status: 503 }],
+  ['last candidate failed: never 404', [A, A, X(504)], { kind: 'unavailable', status: 504 }],
+  ['first failure status wins', [X(502), X(503), A], { kind: 'unavailable', status: 502 }],
+  ['no candidates', [], { kind: 'not-found' }],
+];
+for (const [name, answers, expected] of lookups) t.same(combineLookup(answers), expected, name);
