@@ -8,7 +8,9 @@
  */
 import { encodeKey, parsePath, type CanonicalKey } from '../path/canonical.js';
 
-const SCHEME_AUTHORITY = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)/;
+// Everything after the authority is taken as the path: WebDAV hrefs name resources, never queries, and
+// some servers (webdav-server) write `#` and `?` in names unencoded.
+const SCHEME_AUTHORITY = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s;
 
 /** A `%` not followed by two hex digits is taken literally (a lax server that did not encode it). */
 function fixLoosePercents(path: string): string {
@@ -27,7 +29,7 @@ function segmentsOrNull(path: string): string[] | null {
  * Maps an href written by an upstream to a canonical key.
  *
  * @param href - the href text after XML unescaping: `http://host:port/dav/a%20b/` or `/dav/a%20b/`; surrounding
- *   whitespace, a query and a fragment are ignored
+ *   whitespace is ignored; `?` and `#` are part of the path (hrefs carry no query)
  * @param upstreamBase - the upstream's base URL; its pathname is the root of the upstream's namespace
  * @returns the key (`/` for the base itself, with or without trailing slash), or `null` when the href is on
  *   another origin, not under the base, relative, or not a valid path (dot segment, encoded `/`, NUL, bad
@@ -47,7 +49,7 @@ export function upstreamHrefToKey(href: string, upstreamBase: URL): CanonicalKey
     if (origin !== upstreamBase.origin) return null;
     path = m[3] === '' ? '/' : m[3]!;
   } else if (h.startsWith('/') && !h.startsWith('//')) {
-    path = h.replace(/[?#].*$/s, '');
+    path = h;
   } else {
     return null;
   }

@@ -55,7 +55,7 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, keep?: read
 /**
  * Response headers never passed back to the client: hop-by-hop, the upstream's `DAV` and `Allow` (davgate
  * answers capabilities itself), its auth challenges (an upstream 401 is davgate's problem, not the client's),
- * cookies, and `content-length` for bodies davgate rewrites (set by the caller instead).
+ * cookies, its CORS headers, and `content-length` for bodies davgate rewrites (set by the caller instead).
  */
 const NEVER_RETURN = new Set([
   'dav',
@@ -89,6 +89,8 @@ export function clientResponseHeaders(
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || named.has(name) || NEVER_RETURN.has(name) || dropSet.has(name)) continue;
+    // CORS is the gateway's policy to set, not an upstream's.
+    if (name.startsWith('access-control-')) continue;
     if (name === 'location' || name === 'content-location') {
       const v = Array.isArray(value) ? value[0]! : value;
       const mapped = rewriteUrl(v);

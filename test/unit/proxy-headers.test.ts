@@ -31,6 +31,7 @@ t.test('response: Location rewritten, upstream challenges and DAV dropped', asyn
       etag: '"x"',
       'content-length': '5',
       'transfer-encoding': 'chunked',
+      'access-control-allow-origin': '*',
     },
     (u) => (u.startsWith('http://up:1/dav/') ? '/' + u.slice('http://up:1/dav/'.length) : null),
     ['content-length'],
