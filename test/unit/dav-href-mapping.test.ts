@@ -11,7 +11,7 @@ t.test('absolute paths and absolute URLs under the base', async (t) => {
   t.equal(upstreamHrefToKey('HTTP://127.0.0.1:8080/dav/x', apache), '/x', 'scheme and host case-insensitive');
   t.equal(upstreamHrefToKey('https://dav.jianguoyun.com:443/dav/x', jgy), '/x', 'default port equals absent');
   t.equal(upstreamHrefToKey('  /dav/x\n', apache), '/x', 'surrounding whitespace ignored');
-  t.equal(upstreamHrefToKey('/dav/x?y=1#z', apache), '/x', 'query and fragment ignored');
+  t.equal(upstreamHrefToKey('/dav/x?y=1#z', apache), '/x?y=1#z', 'a raw ? or # is part of the name (hrefs carry no query)');
 });
 
 t.test('the base itself maps to the root key', async (t) => {
