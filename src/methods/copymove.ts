@@ -14,7 +14,7 @@ import { parseDepth, parseDestination, parseOverwrite } from '../dav/destination
 import { keyToGatewayHref } from '../dav/href.js';
 import { multistatusOfStatuses } from '../dav/error-body.js';
 import { parseMultistatus } from '../dav/multistatus.js';
-import { findChild, serializeXml, DAV_NS, type XmlElement } from '../dav/xml.js';
+import { findChild, serializeXml, textOf, DAV_NS, type XmlElement } from '../dav/xml.js';
 import { isSameOrBelow, parentKey } from '../path/canonical.js';
 import { headerValue } from '../proxy/headers.js';
 import type { Upstream } from '../upstream/upstream.js';
@@ -24,6 +24,9 @@ import { deleteEverywhere } from './delete.js';
 /** Live properties (RFC 4918 §15, plus Apache's `executable`) that the server computes and must not be set. */
 const LIVE_PROPS = new Set([
   `${DAV_NS} creationdate`,
+  // Servers compute displayname from the name (webdav-server refuses to set it); carrying it over would
+  // also give the copy the source's name.
+  `${DAV_NS} displayname`,
   `${DAV_NS} getcontentlength`,
   `${DAV_NS} getcontenttype`,
   `${DAV_NS} getetag`,
@@ -71,21 +74,68 @@ async function copyDeadProps(ctx: DavContext, src: Upstream, srcKey: string, dst
   const first = parseMultistatus(await res.body.text())[0];
   const props = first ? deadProperties(first.element) : [];
   if (props.length === 0) return;
+  // PROPPATCH is atomic (RFC 4918 §9.2): one property the destination refuses fails them all with 424.
+  // So send once, then once more with only the properties that failed by dependency.
+  let pending = props;
+  for (let round = 0; round < 2 && pending.length > 0; round++) {
+    const outcome = await proppatchSet(ctx, dst, dstKey, pending);
+    if (outcome.refused.length > 0 || (round === 1 && outcome.dependent.length > 0)) {
+      ctx.req.log.warn(
+        { upstream: dst.id, refused: outcome.refused.length + (round === 1 ? outcome.dependent.length : 0) },
+        'some dead properties were not copied',
+      );
+    }
+    pending = outcome.dependent;
+  }
+}
+
+/**
+ * Sets properties with one PROPPATCH and sorts the answer: which were refused outright and which failed
+ * only because another one did (424 Failed Dependency).
+ */
+async function proppatchSet(
+  ctx: DavContext,
+  dst: Upstream,
+  dstKey: string,
+  props: XmlElement[],
+): Promise<{ refused: XmlElement[]; dependent: XmlElement[] }> {
   const body =
     '<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop>' +
     props.map((p) => serializeXml(p)).join('') +
     '</D:prop></D:set></D:propertyupdate>';
-  const patch = await gw.send(dst, {
+  const patch = await ctx.gw.send(dst, {
     method: 'PROPPATCH',
     key: dstKey,
-    headers: { 'content-type': 'application/xml; charset=utf-8' },
+    headers: { 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity' },
     body,
     signal: ctx.signal,
   });
-  await patch.body.dump();
-  if (patch.status !== 207 && patch.status !== 200) {
-    ctx.req.log.warn({ upstream: dst.id, status: patch.status }, 'dead properties not copied');
+  if (patch.status === 200 || patch.status === 204) {
+    await patch.body.dump();
+    return { refused: [], dependent: [] };
   }
+  if (patch.status !== 207) {
+    await patch.body.dump();
+    return { refused: props, dependent: [] };
+  }
+  const statusOf = new Map<string, number>();
+  for (const r of parseMultistatus(await patch.body.text())) {
+    for (const ps of r.element.children) {
+      if (typeof ps === 'string' || ps.ns !== DAV_NS || ps.local !== 'propstat') continue;
+      const st = findChild(ps, DAV_NS, 'status');
+      const code = Number(/\s(\d{3})\s?/.exec(st ? textOf(st) : '')?.[1] ?? 0);
+      const prop = findChild(ps, DAV_NS, 'prop');
+      for (const p of prop?.children ?? []) if (typeof p !== 'string') statusOf.set(`${p.ns} ${p.local}`, code);
+    }
+  }
+  const refused: XmlElement[] = [];
+  const dependent: XmlElement[] = [];
+  for (const p of props) {
+    const code = statusOf.get(`${p.ns} ${p.local}`) ?? 200;
+    if (code === 424) dependent.push(p);
+    else if (code < 200 || code >= 300) refused.push(p);
+  }
+  return { refused, dependent };
 }
 
 /** Streams a file from `src` into a PUT on `dst`. @throws DavgateError when either side fails */

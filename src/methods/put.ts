@@ -17,14 +17,23 @@ export const handlePut: MethodHandler = async (ctx) => {
   const { upstream: u } = gw.placeNew(path.key);
   await gw.ensureParent(u, path.key, ctx.signal);
   const source = (ctx.req.body as Readable | undefined) ?? ctx.req.raw;
-  const res = await gw.send(u, {
+  const body = new LazyBody(source, 1024 * 1024);
+  const put = () => gw.send(u, {
     method: 'PUT',
     key: path.key,
     headers: { ...upstreamRequestHeaders(ctx.req.headers), ...ifHeaderFor(ctx, u) },
-    body: new LazyBody(source),
+    body,
     signal: ctx.signal,
   });
+  let res = await put();
   // A 409 after our parent check means a stale cache entry: forget it so the next try re-checks.
-  if (res.status === 409) gw.forgetCollections();
+  if (res.status === 409) {
+    gw.forgetCollections();
+    if (body.replayable) {
+      await res.body.dump();
+      await gw.ensureParent(u, path.key, ctx.signal);
+      res = await put();
+    }
+  }
   return relay(ctx, res);
 };

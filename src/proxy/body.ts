@@ -13,9 +13,15 @@ import { Readable } from 'node:stream';
 export class LazyBody {
   readonly #source: Readable;
   #started = false;
+  /** Copy of the bytes handed out, kept while the total stays within #replayLimit (undefined past it). */
+  #copy: Buffer[] | undefined = [];
+  #copied = 0;
+  #ended = false;
+  readonly #replayLimit: number;
 
-  constructor(source: Readable) {
+  constructor(source: Readable, replayLimit = 0) {
     this.#source = source;
+    this.#replayLimit = replayLimit;
     // Hold the source paused until an attempt reads from it.
     source.pause();
   }
@@ -25,15 +31,29 @@ export class LazyBody {
     return this.#started;
   }
 
+  /** True when the whole body has been read and kept, so it can be sent again. */
+  get replayable(): boolean {
+    return this.#ended && this.#copy !== undefined;
+  }
+
   /** A new stream for one attempt. Throws if a previous attempt already consumed bytes. */
   attempt(): Readable {
+    if (this.#started && this.replayable) return Readable.from(this.#copy!);
     if (this.#started) throw new Error('request body already sent; cannot replay');
     const src = this.#source;
     let attached = false;
     const onData = (chunk: Buffer) => {
+      if (this.#copy) {
+        this.#copied += chunk.length;
+        if (this.#copied <= this.#replayLimit) this.#copy.push(chunk);
+        else this.#copy = undefined;
+      }
       if (!out.push(chunk)) src.pause();
     };
-    const onEnd = () => out.push(null);
+    const onEnd = () => {
+      this.#ended = true;
+      out.push(null);
+    };
     const onError = (err: Error) => out.destroy(err);
     const detach = () => {
       src.off('data', onData);

@@ -29,6 +29,11 @@ export type Rejection = 'full' | 'timeout';
 export class Limiter {
   readonly #queue: PQueue;
   readonly #opts: LimiterOptions;
+  /** Exact counts, updated synchronously (p-queue's pending/size lag a microtask behind a release). */
+  #held = 0;
+  #waiting = 0;
+  /** Called after every change of inFlight/waiting (the owner updates its gauges). */
+  onChange: (() => void) | undefined;
 
   constructor(opts: LimiterOptions) {
     this.#opts = opts;
@@ -37,12 +42,12 @@ export class Limiter {
 
   /** Slots currently held. */
   get inFlight(): number {
-    return this.#queue.pending;
+    return this.#held;
   }
 
   /** Requests currently waiting. */
   get waiting(): number {
-    return this.#queue.size;
+    return this.#waiting;
   }
 
   /**
@@ -56,7 +61,7 @@ export class Limiter {
    */
   async acquire(signal: AbortSignal | undefined, onReject?: (r: Rejection) => void): Promise<Release> {
     const retryAfterS = Math.max(1, Math.ceil(this.#opts.queueTimeoutMs / 1000));
-    if (this.#queue.pending >= this.#opts.maxConcurrent && this.#queue.size >= this.#opts.queueLength) {
+    if (this.#held >= this.#opts.maxConcurrent && this.#waiting >= this.#opts.queueLength) {
       onReject?.('full');
       throw Errors.QUEUE_FULL(undefined, { retryAfterS });
     }
@@ -82,9 +87,21 @@ export class Limiter {
       signal?.removeEventListener('abort', onClientAbort);
     };
 
+    this.#waiting++;
+    let counted = true;
+    const unqueue = () => {
+      if (counted) {
+        counted = false;
+        this.#waiting--;
+      }
+    };
+    this.onChange?.();
     const task = this.#queue.add(
       async () => {
         cleanup();
+        unqueue();
+        this.#held++;
+        this.onChange?.();
         admitted();
         await done;
       },
@@ -94,6 +111,8 @@ export class Limiter {
       await Promise.race([started, task]);
     } catch {
       cleanup();
+      unqueue();
+      this.onChange?.();
       if (timedOut) {
         onReject?.('timeout');
         throw Errors.QUEUE_TIMEOUT(undefined, { retryAfterS });
@@ -105,7 +124,9 @@ export class Limiter {
     return () => {
       if (released) return;
       released = true;
+      this.#held--;
       releaseTask();
+      this.onChange?.();
     };
   }
 

@@ -111,6 +111,7 @@ export class Upstream {
       queueLength: config.limits.queueLength,
       queueTimeoutMs: config.limits.queueTimeoutMs,
     });
+    this.#limiter.onChange = () => this.#gauge();
     // One extra connection beyond the limit lets a health probe through while the limit is saturated.
     this.#pool = new Pool(this.base.origin, {
       connections: cfg.maxConcurrent + 1,
