@@ -124,7 +124,7 @@ async function buildAppWith(gw: Gateway, log: Logger) {
       gw.metrics.httpRequests.inc({ method, status_class: statusClass(status) });
       gw.metrics.httpDuration.observe({ method }, (performance.now() - started) / 1000);
       if (status === 499) gw.metrics.clientAborts.inc();
-      const line = { reqId: req.id, method: req.method, url: req.url, status, ms: Math.round(performance.now() - started) };
+      const line = { method: req.method, url: req.url, status, ms: Math.round(performance.now() - started) };
       if (status >= 500 || status === 499) req.log.warn(line, 'request finished');
       else req.log.info(line, 'request finished');
     });
