@@ -103,6 +103,8 @@ async function buildAppWith(gw: Gateway, log: Logger) {
     forceCloseConnections: 'idle',
     // Bodies are streamed by the handlers, never parsed by Fastify.
     bodyLimit: Number.MAX_SAFE_INTEGER,
+    // Errors Fastify raises before routing (e.g. malformed percent-encoding) answer like every other 400.
+    frameworkErrors: (err, _req, reply) => sendError(reply, toDavgateError(err)),
   });
   app.decorate('gateway', gw);
   for (const verb of DAV_VERBS) app.addHttpMethod(verb, { hasBody: true });

@@ -10,6 +10,7 @@ import { DavgateError, Errors } from './errors.js';
 import { Metrics } from './metrics.js';
 import { ancestorKeys, parentKey } from './path/canonical.js';
 import { POLICIES, type SelectionPolicy } from './placement/policy.js';
+import { RepairJournal, type Repair } from './placement/repairs.js';
 import { LazyBody } from './proxy/body.js';
 import { combineLookup, decideRetry, isSafeMethod, type AttemptOutcome, type LookupAnswer } from './proxy/retry.js';
 import { parseMultistatus } from './dav/multistatus.js';
@@ -58,6 +59,9 @@ export class Gateway {
    * costs one upstream 409, after which it is dropped.
    */
   readonly #knownCollections = new LRUCache<string, true>({ max: 50_000 });
+  /** What upstreams that were down owe for keys that changed meanwhile (see `placement/repairs.ts`). */
+  readonly repairs = new RepairJournal();
+  readonly #repairing = new Map<string, Promise<void>>();
 
   constructor(config: Config, log: Logger, metrics = new Metrics()) {
     this.config = config;
@@ -66,6 +70,132 @@ export class Gateway {
     this.policy = POLICIES[config.strategy]!();
     this.upstreams = config.upstreams.map((u) => new Upstream(u, config, metrics, log));
     this.enabled = this.upstreams.filter((u) => u.enabled);
+    for (const u of this.upstreams) u.onUp = () => void this.runRepairs(u);
+    metrics.pendingRepairsSource = () => this.repairs.size;
+  }
+
+  /**
+   * Candidates to read `key` from, in HRW order, without upstreams whose copy is known to be stale (a write
+   * or delete happened while they were down and has not been repaired yet).
+   */
+  readCandidates(key: string): Upstream[] {
+    return this.candidates(key).filter((u) => !this.repairs.isStale(key, u.id));
+  }
+
+  /**
+   * Journals a successful write of `key` on `u` (PUT, or the destination of COPY/MOVE). Upstreams ranked before
+   * `u` were down (that is why `u` was chosen): the owner must take this copy back when it returns, and any
+   * other skipped candidate must drop whatever older copy it may hold. A displaced copy elsewhere is now stale.
+   */
+  afterWrite(key: string, u: Upstream): void {
+    const old = this.repairs.take(key);
+    // Displaced copies that were waiting to be moved home are superseded by this write.
+    for (const e of old) {
+      if (e.repair.action === 'replace-from' && e.repair.source !== u.id) this.#dropCopy(key, e.repair.source);
+    }
+    // Whoever owed a repair still holds a stale copy (unless it is `u`, which is fresh now).
+    for (const e of old) if (e.upstream !== u.id) this.repairs.set(key, e.upstream, { action: 'delete' });
+    const ranked = this.candidates(key);
+    const i = ranked.indexOf(u);
+    for (let j = 0; j < i; j++) {
+      const skipped = ranked[j]!;
+      this.repairs.set(key, skipped.id, j === 0 ? { action: 'replace-from', source: u.id } : { action: 'delete' });
+    }
+  }
+
+  /**
+   * Journals that `key` was deleted (or moved away) while `unreached` could not be asked: they must delete
+   * their copies when they return. Upstreams that were owed a newer copy now owe a delete instead.
+   */
+  afterDelete(key: string, unreached: readonly Upstream[]): void {
+    for (const e of this.repairs.take(key)) this.repairs.set(key, e.upstream, { action: 'delete' });
+    for (const u of unreached) this.repairs.set(key, u.id, { action: 'delete' });
+  }
+
+  /** Deletes a now-stale displaced copy, or journals the delete when its upstream is down. */
+  #dropCopy(key: string, upstreamId: string): void {
+    const u = this.upstreams.find((x) => x.id === upstreamId);
+    if (!u) return;
+    if (!u.available) return this.repairs.set(key, u.id, { action: 'delete' });
+    void this.send(u, { method: 'DELETE', key })
+      .then((r) => r.body.dump())
+      .catch(() => this.repairs.set(key, upstreamId, { action: 'delete' }));
+  }
+
+  /**
+   * Replays the repairs `u` owes, one at a time. Called when `u` comes back up and on every prober round.
+   * A repair that fails stays in the journal for the next round.
+   */
+  runRepairs(u: Upstream): Promise<void> {
+    const running = this.#repairing.get(u.id);
+    if (running) return running;
+    if (!u.available || this.repairs.dueFor(u.id).length === 0) return Promise.resolve();
+    const run = (async () => {
+      for (const e of this.repairs.dueFor(u.id)) {
+        if (!u.available) break;
+        try {
+          await this.#repairOne(u, e.key, e.repair);
+          if (this.repairs.get(e.key, u.id) === e.repair) this.repairs.clear(e.key, u.id);
+          this.metrics.repairs.inc({ upstream: u.id, result: 'ok' });
+        } catch (err) {
+          this.metrics.repairs.inc({ upstream: u.id, result: 'fail' });
+          this.log.warn({ upstream: u.id, err: (err as Error).message }, 'repair failed; will retry');
+        }
+      }
+    })().finally(() => this.#repairing.delete(u.id));
+    this.#repairing.set(u.id, run);
+    return run;
+  }
+
+  async #repairOne(u: Upstream, key: string, repair: Repair): Promise<void> {
+    if (repair.action === 'delete') {
+      const r = await this.send(u, { method: 'DELETE', key });
+      await r.body.dump();
+      if (r.status >= 300 && r.status !== 404) throw new Error(`DELETE answered ${r.status}`);
+      return;
+    }
+    const source = this.upstreams.find((x) => x.id === repair.source);
+    if (!source?.available) throw new Error(`source ${repair.source} unavailable`);
+    try {
+      await this.ensureParent(u, key);
+      await this.transfer(source, key, u, key);
+    } catch (err) {
+      // The displaced copy or its folder is gone (deleted or moved through davgate meanwhile): nothing to restore.
+      if (err instanceof DavgateError && (err.statusCode === 404 || err.statusCode === 409)) return;
+      throw err;
+    }
+    const del = await this.send(source, { method: 'DELETE', key });
+    await del.body.dump();
+  }
+
+  /**
+   * Streams `srcKey` from `src` into a PUT of `dstKey` on `dst` (cross-upstream COPY/MOVE and repairs).
+   * The GET body is handed over once: the PUT is never retried after bytes left.
+   *
+   * @throws DavgateError 404 when the source is gone, or the status of whichever side failed
+   */
+  async transfer(src: Upstream, srcKey: string, dst: Upstream, dstKey: string, signal?: AbortSignal): Promise<void> {
+    const get = await this.send(src, { method: 'GET', key: srcKey, headers: { 'accept-encoding': 'identity' }, signal });
+    if (get.status !== 200) {
+      await get.body.dump();
+      throw new DavgateError('DAVGATE_UPSTREAM_STATUS', get.status === 404 ? 404 : 502, `${src.id} answered ${get.status} to GET`);
+    }
+    const headers: Record<string, string> = {};
+    const len = get.headers['content-length'];
+    const type = get.headers['content-type'];
+    if (typeof len === 'string') headers['content-length'] = len;
+    if (typeof type === 'string') headers['content-type'] = type;
+    let put: UpstreamResponse;
+    try {
+      put = await dst.request({ method: 'PUT', key: dstKey, headers, body: get.body, signal });
+    } catch (err) {
+      get.body.destroy();
+      throw err;
+    }
+    await put.body.dump();
+    if (put.status !== 201 && put.status !== 204 && put.status !== 200) {
+      throw new DavgateError('DAVGATE_UPSTREAM_STATUS', put.status === 409 ? 409 : 502, `${dst.id} answered ${put.status} to PUT`);
+    }
   }
 
   /** Enabled upstreams ranked for `key`, best first (the first is the owner of a new file). */
@@ -73,10 +203,15 @@ export class Gateway {
     return this.policy.rank(key, this.enabled);
   }
 
-  /** The first available candidate for a new file, and whether it is not the owner (a failover). */
-  placeNew(key: string): { upstream: Upstream; failover: boolean } {
+  /**
+   * The first available candidate for a new file, skipping `exclude` (candidates that just failed), and
+   * whether it is not the owner (a failover).
+   *
+   * @throws DavgateError 503 `DAVGATE_NO_UPSTREAM` (Retry-After) when no candidate is left
+   */
+  placeNew(key: string, exclude: ReadonlySet<Upstream> = new Set()): { upstream: Upstream; failover: boolean } {
     const ranked = this.candidates(key);
-    const i = ranked.findIndex((u) => u.available);
+    const i = ranked.findIndex((u) => u.available && !exclude.has(u));
     if (i < 0) {
       const retryAfterS = Math.max(1, Math.ceil(Math.min(...ranked.map((u) => u.health.cooldownRemainingMs())) / 1000));
       throw Errors.NO_UPSTREAM(undefined, { retryAfterS: Number.isFinite(retryAfterS) ? retryAfterS : 5 });
@@ -149,7 +284,7 @@ export class Gateway {
    * @throws DavgateError 404 when every candidate answered "not found"; 502/503/504 otherwise
    */
   async locate(key: string, signal?: AbortSignal): Promise<Located> {
-    const ranked = this.candidates(key);
+    const ranked = this.readCandidates(key);
     if (key === '/') {
       const u = ranked.find((x) => x.available) ?? ranked[0];
       if (!u) throw Errors.NO_UPSTREAM();
@@ -193,7 +328,9 @@ export class Gateway {
     return Promise.all(
       ups.map(async (u) => {
         try {
-          return { upstream: u, kind: await this.stat(u, key, signal) };
+          const kind = await this.stat(u, key, signal);
+          // A copy the journal marks stale is not the resource (it will be repaired).
+          return { upstream: u, kind: kind === 'file' && this.repairs.isStale(key, u.id) ? ('absent' as const) : kind };
         } catch (err) {
           if (err instanceof DavgateError && err.statusCode === 499) throw err;
           return { upstream: u, error: err instanceof DavgateError ? err : Errors.BAD_GATEWAY(u.id, { cause: err }) };

@@ -106,6 +106,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Repairs owed by upstreams that were down while their keys changed (see placement/repairs.ts). */
+  readonly pendingRepairs: Gauge;
+  /** Read at scrape time for {@link pendingRepairs}; the gateway points it at its journal. */
+  pendingRepairsSource: () => number = () => 0;
+
+  /** Repairs replayed, by upstream and result. */
+  readonly repairs = new Counter({
+    name: 'davgate_repairs_total',
+    help: 'Repairs replayed on upstreams that came back, by upstream and result (ok, fail).',
+    labelNames: ['upstream', 'result'] as const,
+    registers: [this.registry],
+  });
+
   /** Clients that went away before their response finished. */
   readonly clientAborts = new Counter({
     name: 'davgate_client_aborts_total',
@@ -114,6 +127,15 @@ export class Metrics {
   });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const source = () => this.pendingRepairsSource();
+    this.pendingRepairs = new Gauge({
+      name: 'davgate_pending_repairs',
+      help: 'Writes and deletes that upstreams missed while down, waiting to be replayed.',
+      registers: [this.registry],
+      collect() {
+        this.set(source());
+      },
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'davgate_' });
   }
 }

@@ -50,7 +50,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import ws from 'webdav-server';
 
@@ -118,6 +118,17 @@ function guardResponse(res: ServerResponse): void {
   res.end = ((...args: Parameters<typeof end>) => (res.writableEnded ? res : end(...args))) as typeof res.end;
 }
 
+/**
+ * webdav-server 2.6.3 throws from a callback (taking the process down) on an untagged `If` list such as
+ * `(["etag"])`. An untagged list applies to the request URL (RFC 4918 §10.4.3), so tagging it with that URL
+ * is the same condition in a form webdav-server parses.
+ */
+function tagIfHeader(req: IncomingMessage): void {
+  const value = req.headers['if'];
+  if (typeof value !== 'string' || value.trimStart().startsWith('<')) return;
+  req.headers['if'] = `<http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}> ${value}`;
+}
+
 async function startOne(id: string, host: string, dataDir: string | undefined): Promise<DavUpstream> {
   const password = randomBytes(12).toString('base64url');
   const users = new v2.SimpleUserManager();
@@ -151,6 +162,7 @@ async function startOne(id: string, host: string, dataDir: string | undefined): 
   // whole demo process down. Serve it from our own http.Server whose responses ignore a second answer.
   (server as unknown as { server: Server }).server = createServer((req, res) => {
     guardResponse(res);
+    tagIfHeader(req);
     server.executeRequest(req, res);
   });
 

@@ -19,7 +19,7 @@ export async function firstFound(
   key: string,
   attempt: (u: Upstream) => Promise<UpstreamResponse>,
 ): Promise<UpstreamResponse> {
-  const ranked = ctx.gw.candidates(key);
+  const ranked = ctx.gw.readCandidates(key);
   const answers: LookupAnswer[] = [];
   let retryAfterS: number | undefined;
   for (const [i, u] of ranked.entries()) {

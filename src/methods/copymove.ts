@@ -18,7 +18,7 @@ import { findChild, serializeXml, textOf, DAV_NS, type XmlElement } from '../dav
 import { isSameOrBelow, parentKey } from '../path/canonical.js';
 import { headerValue } from '../proxy/headers.js';
 import type { Upstream } from '../upstream/upstream.js';
-import { empty, failFrom, ifHeaderFor, relay, type DavContext, type MethodHandler } from './context.js';
+import { empty, ifHeaderFor, relay, type DavContext, type MethodHandler } from './context.js';
 import { deleteEverywhere } from './delete.js';
 
 /** Live properties (RFC 4918 §15, plus Apache's `executable`) that the server computes and must not be set. */
@@ -138,28 +138,6 @@ async function proppatchSet(
   return { refused, dependent };
 }
 
-/** Streams a file from `src` into a PUT on `dst`. @throws DavgateError when either side fails */
-async function transferFile(ctx: DavContext, src: Upstream, srcKey: string, dst: Upstream, dstKey: string): Promise<void> {
-  const { gw } = ctx;
-  const get = await gw.send(src, { method: 'GET', key: srcKey, headers: { 'accept-encoding': 'identity' }, signal: ctx.signal });
-  if (get.status !== 200) await failFrom(get, 'GET (copy source)');
-  const headers: Record<string, string> = {};
-  const len = headerValue(get.headers, 'content-length');
-  const type = headerValue(get.headers, 'content-type');
-  if (len !== undefined) headers['content-length'] = len;
-  if (type !== undefined) headers['content-type'] = type;
-  let put;
-  try {
-    // The GET body is handed over once: a PUT is never retried after bytes left (no LazyBody replay here).
-    put = await dst.request({ method: 'PUT', key: dstKey, headers, body: get.body, signal: ctx.signal });
-  } catch (err) {
-    get.body.destroy();
-    throw err;
-  }
-  if (put.status !== 201 && put.status !== 204 && put.status !== 200) await failFrom(put, 'PUT (copy destination)');
-  await put.body.dump();
-}
-
 /** COPY/MOVE handler. */
 export const handleCopyMove: MethodHandler = async (ctx) => {
   const { gw, path } = ctx;
@@ -209,15 +187,19 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
       });
       if (res.status === 201 || res.status === 204) {
         await res.body.dump();
+        gw.afterWrite(dest.key, du);
+        if (isMove) gw.afterDelete(path.key, gw.candidates(path.key).filter((u) => !u.available));
         return done();
       }
       return relay(ctx, res);
     }
-    await transferFile(ctx, src.upstream, path.key, du, dest.key);
+    await gw.transfer(src.upstream, path.key, du, dest.key, ctx.signal);
     await copyDeadProps(ctx, src.upstream, path.key, du, dest.key).catch((err: unknown) =>
       ctx.req.log.warn({ err: (err as Error).message }, 'dead properties not copied'),
     );
+    gw.afterWrite(dest.key, du);
     if (isMove) {
+      gw.afterDelete(path.key, gw.candidates(path.key).filter((u) => !u.available));
       const del = await gw.send(src.upstream, { method: 'DELETE', key: path.key, ...{ headers: ifHeaderFor(ctx, src.upstream) }, signal: ctx.signal });
       await del.body.dump();
       if (del.status >= 300 && del.status !== 404) {
@@ -262,7 +244,10 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
       }
     }),
   );
-  if (isMove) gw.forgetCollections();
+  if (isMove) {
+    gw.forgetCollections();
+    gw.repairs.takeBelow(path.key);
+  }
   const failed = results.filter((r) => r.status !== 201 && r.status !== 204);
   if (failed.length === 0) return done();
   if (failed.length === results.length && failed.every((f) => f.status === failed[0]!.status) && failed[0]!.status < 500) {

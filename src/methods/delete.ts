@@ -1,7 +1,8 @@
 /**
- * DELETE (RFC 4918 §9.6). A collection is deleted on every enabled upstream; if some cannot do it the answer
- * is 207 naming what failed (§9.6.1). A file is deleted wherever a copy of it exists (normally only its
- * owner; a copy written during an owner outage is cleaned up too, so it cannot resurface later).
+ * DELETE (RFC 4918 §9.6). A collection is deleted on every enabled upstream (refused with 503 while one is
+ * down); if some fail the answer is 207 naming what failed (§9.6.1). A file is deleted wherever a copy of
+ * it exists (normally only its owner); an upstream that cannot be asked is journalled to delete its copy when
+ * it is back, so the file cannot resurface later.
  */
 import { DavgateError, Errors } from '../errors.js';
 import { keyToGatewayHref } from '../dav/href.js';
@@ -56,11 +57,21 @@ export async function deleteEverywhere(
     if (unknown.length > 0) throw unknown[0]!.error!;
     return { kind: 'absent' };
   }
-  // A collection is deleted everywhere it may exist, including upstreams that could not be asked (they
-  // will report their failure); a file only where a copy was seen.
-  const targets = collection ? [...holders, ...unknown].map((s) => s.upstream) : holders.map((s) => s.upstream);
-  const results = await Promise.all(targets.map((u) => deleteOn(ctx, u, key, collection)));
-  if (collection) gw.forgetCollections();
+  if (collection && unknown.length > 0) {
+    // Deleting a collection on some upstreams only would leave it half there, with the members of the
+    // unreachable ones; refuse before touching anything.
+    throw Errors.UPSTREAM_DOWN(`${unknown[0]!.upstream.id}; deleting a collection needs every upstream`, {
+      retryAfterS: unknown[0]!.error?.retryAfterS ?? 5,
+    });
+  }
+  const results = await Promise.all(holders.map((s) => deleteOn(ctx, s.upstream, key, collection)));
+  if (collection) {
+    gw.forgetCollections();
+    gw.repairs.takeBelow(key);
+  } else if (results.every((r) => r.ok)) {
+    // Upstreams that could not be asked may still hold a copy: they delete it when they are back.
+    gw.afterDelete(key, unknown.map((s) => s.upstream));
+  }
   const failed = results.filter((r) => !r.ok);
   if (failed.length > 0) return { kind: 'partial', failed, collection };
   return { kind: 'deleted', collection };

@@ -53,6 +53,7 @@ export const handleLock: MethodHandler = async (ctx) => {
     body: body || null,
     signal: ctx.signal,
   });
+  if (res.status === 201) ctx.gw.afterWrite(ctx.path.key, u);
   return relay(ctx, res);
 };
 

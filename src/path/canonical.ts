@@ -5,8 +5,8 @@
  * - the path is percent-decoded exactly once, as UTF-8 (RFC 3986 §2.1: `%5B` and `%5b` are equivalent);
  * - a trailing slash is stripped, empty segments (`//`) collapse;
  * - comparison is case-sensitive;
- * - `.` and `..` segments, `%2F` inside a segment, NUL and invalid UTF-8 are refused with 400 before any
- *   upstream call;
+ * - `.` and `..` segments, `%2F` inside a segment, NUL and other control characters, `\` and invalid
+ *   UTF-8 are refused with 400 before any upstream call;
  * - `+` stays a plus (it means space only in form bodies, not in paths).
  *
  * A key is `/` for the root or `/seg/seg` with decoded segments and no trailing slash.
@@ -58,7 +58,8 @@ function decodeSegment(raw: string): string {
  *
  * @param rawPath - the path as received, e.g. `/a%20b/`; a query string must already be removed.
  * @returns the canonical key, segments and whether a trailing slash was present.
- * @throws DavgateError `DAVGATE_BAD_PATH` (400) for dot segments, an encoded `/` or NUL, bad UTF-8, or a
+ * @throws DavgateError `DAVGATE_BAD_PATH` (400) for dot segments, an encoded `/`, a control character, a
+ *   backslash, bad UTF-8, or a
  *   path that does not start with `/`.
  */
 export function parsePath(rawPath: string): ParsedPath {
@@ -70,7 +71,12 @@ export function parsePath(rawPath: string): ParsedPath {
     const seg = decodeSegment(rawSeg);
     if (seg === '.' || seg === '..') throw Errors.BAD_PATH('dot segments are not allowed');
     if (seg.includes('/')) throw Errors.BAD_PATH('encoded slash inside a segment');
-    if (seg.includes('\0')) throw Errors.BAD_PATH('NUL in path');
+    // C0 controls and DEL cannot be written in an XML 1.0 multistatus, so such a name would make every later
+    // listing of its folder fail (and a failed listing is a 503 until someone deletes the file).
+    if (/[\u0000-\u001f\u007f]/.test(seg)) throw Errors.BAD_PATH('control character in path');
+    // Some upstreams (webdav-server, Windows-backed servers) treat `\` as a separator and resolve `..`
+    // after it, which would let `a\..\b` escape placement; no portable name contains it.
+    if (seg.includes('\\')) throw Errors.BAD_PATH('backslash in path');
     segments.push(seg);
   }
   return { key: segments.length === 0 ? '/' : '/' + segments.join('/'), segments, trailingSlash };

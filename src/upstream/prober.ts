@@ -23,7 +23,7 @@ export function startProber(gw: Gateway): Prober {
       await Promise.all(
         gw.enabled.map(async (u) => {
           if (!u.health.healthy && !u.health.probeDue()) return;
-          await u.probe(probeTimeoutMs);
+          if (await u.probe(probeTimeoutMs)) await gw.runRepairs(u);
         }),
       );
     } finally {

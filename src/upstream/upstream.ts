@@ -91,6 +91,8 @@ export class Upstream {
   readonly #metrics: Metrics;
   readonly #log: Logger;
   #lastLatencyMs: number | null = null;
+  /** Called once each time the upstream comes back up (the gateway replays its repair journal). */
+  onUp: (() => void) | undefined;
 
   constructor(cfg: UpstreamConfig, config: Config, metrics: Metrics, log: Logger) {
     this.id = cfg.id;
@@ -224,6 +226,7 @@ export class Upstream {
     if (this.health.recordSuccess() === 'up') {
       this.#metrics.upstreamUp.set({ upstream: this.id }, 1);
       this.#log.info({ event: 'upstream_up' }, `upstream ${this.id} is up`);
+      queueMicrotask(() => this.onUp?.());
     }
   }
 
