@@ -227,6 +227,35 @@ export class Gateway {
    * @throws DavgateError as {@link Upstream.request} does
    */
   async send(u: Upstream, req: SendRequest): Promise<UpstreamResponse> {
+    const res = await this.#sendWithRetry(u, req);
+    // Apache (mod_dir) answers a collection URL without its trailing slash with a redirect to the slashed URL,
+    // for every method. davgate often cannot know beforehand that a key is a collection, so follow exactly
+    // that redirect once. GET/HEAD are not followed: a collection's GET is answered from the merged listing.
+    if (
+      (res.status === 301 || res.status === 308 || res.status === 302 || res.status === 307) &&
+      !req.collection &&
+      req.key !== '/' &&
+      req.method !== 'GET' &&
+      req.method !== 'HEAD' &&
+      !(req.body instanceof LazyBody)
+    ) {
+      const location = typeof res.headers['location'] === 'string' ? res.headers['location'] : '';
+      let target = '';
+      try {
+        target = new URL(location, u.base).href;
+      } catch {
+        /* not a redirect we follow */
+      }
+      if (target === u.urlFor(req.key, true)) {
+        await res.body.dump();
+        this.#knownCollections.set(`${u.id}\0${req.key}`, true);
+        return this.#sendWithRetry(u, { ...req, collection: true });
+      }
+    }
+    return res;
+  }
+
+  async #sendWithRetry(u: Upstream, req: SendRequest): Promise<UpstreamResponse> {
     for (let retriesDone = 0; ; retriesDone++) {
       const lazy = req.body instanceof LazyBody ? req.body : undefined;
       try {
@@ -257,6 +286,7 @@ export class Gateway {
     const res = await this.send(u, {
       method: 'PROPFIND',
       key,
+      collection: this.#knownCollections.has(cacheKey),
       headers: { depth: '0', 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity' },
       body: RESOURCETYPE_PROPFIND,
       signal,
@@ -380,6 +410,13 @@ export class Gateway {
       if (res.status === 201 || res.status === 200 || res.status === 204 || res.status === 405) {
         this.#knownCollections.set(`${u.id}\0${k}`, true);
         if (k === key) status = res.status === 405 ? 405 : 201;
+        continue;
+      }
+      // Two MKCOLs of one collection can race (rclone creates folders from parallel transfers); Apache then
+      // answers the loser 403 "File exists". If the collection is there now, that is success.
+      if (res.status !== 409 && res.status < 500 && (await this.stat(u, k, signal)) === 'collection') {
+        this.#knownCollections.set(`${u.id}\0${k}`, true);
+        if (k === key) status = 405;
         continue;
       }
       if (res.status >= 500) throw new DavgateError('DAVGATE_UPSTREAM_ERROR', res.status, `${u.id} answered ${res.status} to MKCOL`);

@@ -33,10 +33,15 @@ export type MethodHandler = (ctx: DavContext) => Promise<void>;
 
 /**
  * Maps an upstream href (absolute URL or path) to the gateway's namespace. An href outside the upstream's
- * base never reaches the client verbatim: it is replaced by the gateway root.
+ * base never reaches the client verbatim: it is replaced by the gateway root. Other URIs (lock tokens such as
+ * `opaquelocktoken:…` or `urn:uuid:…`) pass unchanged.
  */
 export function hrefMapper(u: Upstream): (href: string) => string {
   return (href) => {
+    // Lock tokens are hrefs too (RFC 4918 §14.14: `<D:locktoken><D:href>opaquelocktoken:…`); only URLs and
+    // absolute paths name resources.
+    const h = href.trim();
+    if (!h.startsWith('/') && !/^https?:\/\//i.test(h)) return href;
     const key = upstreamHrefToKey(href, u.base);
     if (key === null) return '/';
     return keyToGatewayHref(key, href.endsWith('/') && key !== '/');

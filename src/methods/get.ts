@@ -53,7 +53,7 @@ async function collectionAnswer(ctx: DavContext): Promise<void> {
     reply.code(200).header('content-type', 'text/html; charset=utf-8').send();
     return;
   }
-  const entries = await listCollection(ctx, path.key, { body: LISTING_PROPFIND });
+  const entries = await listCollection(ctx, path.key, { body: LISTING_PROPFIND, collection: true });
   const rows: string[] = [];
   if (path.key !== '/') rows.push('<li><a href="../">../</a></li>');
   for (const e of entries) {

@@ -18,6 +18,11 @@ export interface ListOptions {
   readonly body: string;
   /** Request headers to add (e.g. a rewritten `If`). */
   readonly headers?: Record<string, string>;
+  /**
+   * Whether `key` is known (or spelled by the client) to be a collection, so the upstream URL gets its
+   * trailing slash. When false a collection is still found: `Gateway.send` follows the slash redirect.
+   */
+  readonly collection: boolean;
 }
 
 /**
@@ -38,7 +43,7 @@ export async function listCollection(ctx: DavContext, key: string, opts: ListOpt
         const res = await gw.send(u, {
           method: 'PROPFIND',
           key,
-          collection: key !== '/',
+          collection: key !== '/' && opts.collection,
           headers: {
             depth: '1',
             'content-type': 'application/xml; charset=utf-8',

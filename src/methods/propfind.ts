@@ -35,7 +35,7 @@ export const handlePropfind: MethodHandler = async (ctx) => {
   const baseHeaders = { 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity' };
 
   if (depth === '1') {
-    const entries = await listCollection(ctx, path.key, { body });
+    const entries = await listCollection(ctx, path.key, { body, collection: path.trailingSlash });
     return send207(ctx, serializeMultistatus(entries.map((e) => e.element)));
   }
 
@@ -45,7 +45,7 @@ export const handlePropfind: MethodHandler = async (ctx) => {
     gw.send(u, {
       method: 'PROPFIND',
       key: path.key,
-      collection: isRoot,
+      collection: path.trailingSlash,
       headers: { ...baseHeaders, depth: '0', ...ifHeaderFor(ctx, u) },
       body,
       signal: ctx.signal,

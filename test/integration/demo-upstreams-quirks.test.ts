@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { startDavUpstreams, type DavUpstreams, type DavUpstream } from '../../src/demo/upstreams.js';
-import { davRequest, whereIs, whereIsDir, type DavResponse } from './harness.js';
+import { davRequest, whereIs, whereIsDir, type DavResponse } from '../helpers/harness.js';
 
 let group: DavUpstreams;
 let dataDir: string;
