@@ -194,7 +194,10 @@ export class Gateway {
     }
     await put.body.dump();
     if (put.status !== 201 && put.status !== 204 && put.status !== 200) {
-      throw new DavgateError('DAVGATE_UPSTREAM_STATUS', put.status === 409 ? 409 : 502, `${dst.id} answered ${put.status} to PUT`);
+      // A refusal of the destination (423 Locked, 412, 403, 409, 507…) is the answer the client needs;
+      // only credentials problems and upstream 5xx become a gateway error.
+      const status = put.status >= 400 && put.status < 500 && put.status !== 401 && put.status !== 407 ? put.status : 502;
+      throw new DavgateError('DAVGATE_UPSTREAM_STATUS', status, `${dst.id} answered ${put.status} to PUT`);
     }
   }
 

@@ -199,12 +199,16 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
     );
     gw.afterWrite(dest.key, du);
     if (isMove) {
-      gw.afterDelete(path.key, gw.candidates(path.key).filter((u) => !u.available));
-      const del = await gw.send(src.upstream, { method: 'DELETE', key: path.key, ...{ headers: ifHeaderFor(ctx, src.upstream) }, signal: ctx.signal });
+      const del = await gw.send(src.upstream, { method: 'DELETE', key: path.key, headers: ifHeaderFor(ctx, src.upstream), signal: ctx.signal });
       await del.body.dump();
       if (del.status >= 300 && del.status !== 404) {
-        throw new DavgateError('DAVGATE_UPSTREAM_STATUS', 502, `copied, but the source could not be deleted on ${src.upstream.id} (${del.status})`);
+        // The source refused to go (e.g. 423 Locked): undo the copy so a failed MOVE leaves one file, not two.
+        const undo = await gw.send(du, { method: 'DELETE', key: dest.key, signal: ctx.signal }).catch(() => undefined);
+        await undo?.body.dump();
+        const status = del.status >= 400 && del.status < 500 && del.status !== 401 ? del.status : 502;
+        throw new DavgateError('DAVGATE_UPSTREAM_STATUS', status, `MOVE: the source could not be removed on ${src.upstream.id} (${del.status})`);
       }
+      gw.afterDelete(path.key, gw.candidates(path.key).filter((u) => !u.available));
     }
     return done();
   }
