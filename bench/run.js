@@ -84,8 +84,13 @@ async function child(role, distDir) {
       // Ask for the config only once listening for it: a message sent before a listener exists is lost.
       const configP = new Promise((resolve) => process.once('message', resolve));
       process.send({ want: 'config' });
-      const [{ startServer }, config] = await Promise.all([import(dist('server.js')), configP]);
-      const server = await startServer(config);
+      const [{ startServer }, { loadConfig }, object] = await Promise.all([
+        import(dist('server.js')),
+        import(dist('config/load.js')),
+        configP,
+      ]);
+      // Validated like a config file, with the defaults users get.
+      const server = await startServer(loadConfig({ object, env: {} }));
       process.once('message', async () => {
         await server.close();
         process.exit(0);
@@ -447,10 +452,9 @@ async function main() {
     const upstreams = ups.info.upstreams;
 
     const user = { username: 'bench', password: randomBytes(12).toString('base64url') };
-    /** @type {import('../src/config/schema.js').Config} */
+    // The config file's shape; the gateway child validates it with loadConfig (defaults as for users).
     const config = {
       listen: { host: '127.0.0.1', port: 0 },
-      strategy: 'hash',
       upstreams: upstreams.map((u) => ({
         id: u.id,
         url: u.url,
@@ -458,31 +462,11 @@ async function main() {
         password: u.password,
         // At least the client's connection count, so the per-account limiter measures itself, not a queue.
         maxConcurrent: Math.max(DEFAULTS.maxConcurrent, connections),
-        weight: DEFAULTS.weight,
-        enabled: true,
       })),
       auth: {
         mode: 'basic',
-        realm: DEFAULTS.realm,
         users: [{ username: user.username, passwordHash: bcrypt.hashSync(user.password, BENCH_DEFAULTS.bcryptCost) }],
       },
-      admin: {},
-      health: {
-        intervalMs: DEFAULTS.healthIntervalMs,
-        probeTimeoutMs: DEFAULTS.probeTimeoutMs,
-        failThreshold: DEFAULTS.failThreshold,
-        cooldownMs: DEFAULTS.cooldownMs,
-      },
-      limits: {
-        queueLength: DEFAULTS.queueLength,
-        queueTimeoutMs: DEFAULTS.queueTimeoutMs,
-        connectTimeoutMs: DEFAULTS.connectTimeoutMs,
-        headersTimeoutMs: DEFAULTS.headersTimeoutMs,
-        bodyTimeoutMs: DEFAULTS.bodyTimeoutMs,
-        maxXmlBodyBytes: DEFAULTS.maxXmlBodyBytes,
-      },
-      failover: { retryBackoffMs: DEFAULTS.retryBackoffMs },
-      shutdownGraceMs: DEFAULTS.shutdownGraceMs,
       log: { level: 'silent' },
     };
     gw = await startChild('gateway', distDir, config);

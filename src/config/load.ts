@@ -46,6 +46,11 @@ export interface LoadOptions {
   readonly env?: NodeJS.ProcessEnv | undefined;
   /** Directory relative paths resolve against (the config file and env `_FILE` paths); defaults to `process.cwd()`. */
   readonly cwd?: string | undefined;
+  /**
+   * The config as an object of the YAML file's shape, instead of a file (the demo, tests and benchmarks build
+   * theirs in code). It goes through exactly the same validation and defaults. Ignored when `file` is set.
+   */
+  readonly object?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** Largest config file read (bytes): a real one is a few KiB; this stops a wrong path (a disk image) early. */
@@ -644,7 +649,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const fileArg = opts.file ?? (env.DAVGATE_CONFIG ? env.DAVGATE_CONFIG : undefined);
 
   let raw: Raw = { scalars: new Map(), upstreams: [], auth: undefined };
-  if (fileArg !== undefined) {
+  if (opts.file === undefined && opts.object !== undefined) {
+    if (!isObj(opts.object)) throw new ConfigError([{ key: '(config)', message: 'must be a mapping' }]);
+    raw = rawFromFile(opts.object as Obj, cwd, p);
+  } else if (fileArg !== undefined) {
     const file = resolve(cwd, fileArg);
     const parsed = readYaml(file, p);
     // A file that does not parse gives no further problems: they would only be noise on top of the real one.

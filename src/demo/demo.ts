@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
+import { loadConfig } from '../config/load.js';
 import { DEFAULTS, type Config } from '../config/schema.js';
 import { startServer, type RunningServer } from '../server.js';
 import { startDavUpstreams } from './upstreams.js';
@@ -82,43 +83,25 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 
   let config: Config;
   try {
-    config = {
-      listen: { host: opts.host ?? DEFAULTS.listenHost, port: opts.port ?? DEFAULTS.listenPort },
-      strategy: 'hash',
-      upstreams: group.upstreams.map((u) => ({
-        id: u.id,
-        url: u.url,
-        username: u.username,
-        password: u.password,
-        maxConcurrent: DEFAULTS.maxConcurrent,
-        weight: DEFAULTS.weight,
-        enabled: true,
-        description: `demo upstream ${u.id} (${u.dataDir})`,
-      })),
-      auth: {
-        mode: 'basic',
-        realm: DEFAULTS.realm,
-        users: [{ username: DEMO_USER, passwordHash: await bcrypt.hash(DEMO_PASSWORD, DEMO_BCRYPT_COST) }],
+    // Built in code but validated like a file: the same keys, defaults and checks as `davgate serve`.
+    config = loadConfig({
+      env: {},
+      object: {
+        listen: { host: opts.host ?? DEFAULTS.listenHost, port: opts.port ?? DEFAULTS.listenPort },
+        upstreams: group.upstreams.map((u) => ({
+          id: u.id,
+          url: u.url,
+          username: u.username,
+          password: u.password,
+          description: `demo upstream ${u.id} (${u.dataDir})`,
+        })),
+        auth: {
+          mode: 'basic',
+          users: [{ username: DEMO_USER, passwordHash: await bcrypt.hash(DEMO_PASSWORD, DEMO_BCRYPT_COST) }],
+        },
+        admin: { token: DEMO_ADMIN_TOKEN },
       },
-      admin: { token: DEMO_ADMIN_TOKEN },
-      health: {
-        intervalMs: DEFAULTS.healthIntervalMs,
-        probeTimeoutMs: DEFAULTS.probeTimeoutMs,
-        failThreshold: DEFAULTS.failThreshold,
-        cooldownMs: DEFAULTS.cooldownMs,
-      },
-      limits: {
-        queueLength: DEFAULTS.queueLength,
-        queueTimeoutMs: DEFAULTS.queueTimeoutMs,
-        connectTimeoutMs: DEFAULTS.connectTimeoutMs,
-        headersTimeoutMs: DEFAULTS.headersTimeoutMs,
-        bodyTimeoutMs: DEFAULTS.bodyTimeoutMs,
-        maxXmlBodyBytes: DEFAULTS.maxXmlBodyBytes,
-      },
-      failover: { retryBackoffMs: DEFAULTS.retryBackoffMs },
-      shutdownGraceMs: DEFAULTS.shutdownGraceMs,
-      log: { level: 'info' },
-    };
+    });
   } catch (err) {
     await cleanupUpstreams();
     throw err;

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { request } from 'undici';
-import type { Config, UpstreamConfig } from '../../src/config/schema.js';
+import type { Config } from '../../src/config/schema.js';
+import { loadConfig } from '../../src/config/load.js';
 import { DEFAULTS } from '../../src/config/schema.js';
 import { startDavUpstreams, type DavUpstream } from '../../src/demo/upstreams.js';
 import { rank } from '../../src/placement/hrw.js';
@@ -76,46 +77,29 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const group = await startDavUpstreams({ count: opts.upstreams ?? 3, dataDir });
   let server: RunningServer | undefined;
   try {
-    const upstreams: UpstreamConfig[] = group.upstreams.map((u) => ({
-      id: u.id,
-      url: u.url,
-      username: u.username,
-      password: u.password,
-      maxConcurrent: opts.maxConcurrent ?? DEFAULTS.maxConcurrent,
-      weight: DEFAULTS.weight,
-      enabled: true,
-    }));
     const o = opts.config ?? {};
-    const config: Config = {
-      listen: { host: '127.0.0.1', port: 0 },
-      strategy: 'hash',
-      upstreams,
-      auth: {
-        mode: 'basic',
-        realm: DEFAULTS.realm,
-        users: [{ username: TEST_USER, passwordHash: await testUserHash() }],
+    // Validated like a config file, so tests run with exactly the defaults users get.
+    const config: Config = loadConfig({
+      env: {},
+      object: {
+        listen: { host: '127.0.0.1', port: 0 },
+        upstreams: group.upstreams.map((u) => ({
+          id: u.id,
+          url: u.url,
+          username: u.username,
+          password: u.password,
+          maxConcurrent: opts.maxConcurrent ?? DEFAULTS.maxConcurrent,
+        })),
+        auth: { mode: 'basic', users: [{ username: TEST_USER, passwordHash: await testUserHash() }] },
+        admin: { token: TEST_ADMIN_TOKEN },
+        // Active probes one hour apart: tests exercise the request path, not whether a probe ran first.
+        health: { intervalMs: 3_600_000, ...o.health },
+        limits: { ...o.limits },
+        failover: { ...o.failover },
+        shutdownGraceMs: o.shutdownGraceMs ?? 2_000,
+        log: { level: 'silent' },
       },
-      admin: { token: TEST_ADMIN_TOKEN },
-      health: {
-        intervalMs: 3_600_000,
-        probeTimeoutMs: DEFAULTS.probeTimeoutMs,
-        failThreshold: DEFAULTS.failThreshold,
-        cooldownMs: DEFAULTS.cooldownMs,
-        ...o.health,
-      },
-      limits: {
-        queueLength: DEFAULTS.queueLength,
-        queueTimeoutMs: DEFAULTS.queueTimeoutMs,
-        connectTimeoutMs: DEFAULTS.connectTimeoutMs,
-        headersTimeoutMs: DEFAULTS.headersTimeoutMs,
-        bodyTimeoutMs: DEFAULTS.bodyTimeoutMs,
-        maxXmlBodyBytes: DEFAULTS.maxXmlBodyBytes,
-        ...o.limits,
-      },
-      failover: { retryBackoffMs: DEFAULTS.retryBackoffMs, ...o.failover },
-      shutdownGraceMs: o.shutdownGraceMs ?? 2_000,
-      log: { level: 'silent' },
-    };
+    });
     server = await startServer(config);
     const running = server;
     let stopped = false;
