@@ -57,8 +57,8 @@ export function sendError(reply: FastifyReply, err: DavgateError): void {
   reply.code(err.statusCode);
   if (err.retryAfterS !== undefined) reply.header('retry-after', String(err.retryAfterS));
   if (err.statusCode === 401) reply.header('www-authenticate', wwwAuthenticate(realmOf(reply)));
-  if (err.precondition) {
-    reply.header('content-type', 'application/xml; charset=utf-8').send(davErrorBody(err.precondition));
+  if (err.body !== undefined || err.precondition) {
+    reply.header('content-type', 'application/xml; charset=utf-8').send(err.body ?? davErrorBody(err.precondition!));
     return;
   }
   reply.header('content-type', 'text/plain; charset=utf-8').send(err.message + '\n');

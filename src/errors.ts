@@ -16,12 +16,14 @@ export class DavgateError extends Error {
   readonly retryAfterS: number | undefined;
   /** Optional RFC 4918 precondition element name (in the DAV: namespace) for the error body. */
   readonly precondition: string | undefined;
+  /** Optional full response body (XML) replacing the default one, e.g. a DAV:error naming lock roots. */
+  readonly body: string | undefined;
 
   constructor(
     code: string,
     statusCode: number,
     message: string,
-    opts: { retryAfterS?: number; precondition?: string; cause?: unknown } = {},
+    opts: { retryAfterS?: number; precondition?: string; body?: string; cause?: unknown } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'DavgateError';
@@ -29,6 +31,7 @@ export class DavgateError extends Error {
     this.statusCode = statusCode;
     this.retryAfterS = opts.retryAfterS;
     this.precondition = opts.precondition;
+    this.body = opts.body;
   }
 }
 

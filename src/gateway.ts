@@ -11,6 +11,7 @@ import { Metrics } from './metrics.js';
 import { ancestorKeys, parentKey } from './path/canonical.js';
 import { POLICIES, type SelectionPolicy } from './placement/policy.js';
 import { RepairJournal, type Repair } from './placement/repairs.js';
+import { LockManager, MemoryLockStore } from './locks/manager.js';
 import { LazyBody } from './proxy/body.js';
 import { combineLookup, decideRetry, isSafeMethod, type AttemptOutcome, type LookupAnswer } from './proxy/retry.js';
 import { parseMultistatus } from './dav/multistatus.js';
@@ -61,6 +62,8 @@ export class Gateway {
   readonly #knownCollections = new LRUCache<string, true>({ max: 50_000 });
   /** What upstreams that were down owe for keys that changed meanwhile (see `placement/repairs.ts`). */
   readonly repairs = new RepairJournal();
+  /** WebDAV locks, held by davgate for the whole namespace (issue #3); in memory, so a restart releases them. */
+  readonly locks: LockManager;
   readonly #repairing = new Map<string, Promise<void>>();
 
   constructor(config: Config, log: Logger, metrics = new Metrics()) {
@@ -72,6 +75,11 @@ export class Gateway {
     this.enabled = this.upstreams.filter((u) => u.enabled);
     for (const u of this.upstreams) u.onUp = () => void this.runRepairs(u);
     metrics.pendingRepairsSource = () => this.repairs.size;
+    this.locks = new LockManager(new MemoryLockStore(), {
+      defaultTimeoutS: config.locks.defaultTimeoutS,
+      maxTimeoutS: config.locks.maxTimeoutS,
+    });
+    metrics.locksActiveSource = () => this.locks.size;
   }
 
   /**

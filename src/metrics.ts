@@ -119,6 +119,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Active locks held by davgate; read at scrape time from the lock table. */
+  readonly locksActive: Gauge;
+  /** Read at scrape time for {@link locksActive}. */
+  locksActiveSource: () => number = () => 0;
+
+  /** LOCK requests refused for a conflicting lock, and writes refused for a missing lock token. */
+  readonly lockConflicts = new Counter({
+    name: 'davgate_lock_conflicts_total',
+    help: 'Requests refused with 423: LOCK conflicting with a held lock (conflict) or a write without its lock token (token_missing).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   /** Clients that went away before their response finished. */
   readonly clientAborts = new Counter({
     name: 'davgate_client_aborts_total',
@@ -128,6 +141,15 @@ export class Metrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const source = () => this.pendingRepairsSource();
+    const lockSource = () => this.locksActiveSource();
+    this.locksActive = new Gauge({
+      name: 'davgate_locks_active',
+      help: 'WebDAV locks currently held by davgate.',
+      registers: [this.registry],
+      collect() {
+        this.set(lockSource());
+      },
+    });
     this.pendingRepairs = new Gauge({
       name: 'davgate_pending_repairs',
       help: 'Writes and deletes that upstreams missed while down, waiting to be replayed.',

@@ -82,6 +82,7 @@ const TOP_KEYS = [
   'health',
   'limits',
   'failover',
+  'locks',
   'shutdownGraceMs',
   'log',
 ] as const;
@@ -91,6 +92,7 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   health: ['intervalMs', 'probeTimeoutMs', 'failThreshold', 'cooldownMs'],
   limits: ['queueLength', 'queueTimeoutMs', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'maxXmlBodyBytes'],
   failover: ['retryBackoffMs'],
+  locks: ['defaultTimeoutS', 'maxTimeoutS'],
   log: ['level'],
 };
 const UPSTREAM_KEYS = [
@@ -618,6 +620,10 @@ function validate(raw: Raw, p: Problems): Config {
       maxXmlBodyBytes: int(sc('limits.maxXmlBodyBytes'), p, DEFAULTS.maxXmlBodyBytes, 1, 2 ** 31 - 1),
     },
     failover: { retryBackoffMs: ms(sc('failover.retryBackoffMs'), p, DEFAULTS.retryBackoffMs, 0) },
+    locks: {
+      defaultTimeoutS: int(sc('locks.defaultTimeoutS'), p, DEFAULTS.lockDefaultTimeoutS, 1, 2 ** 31 - 1),
+      maxTimeoutS: int(sc('locks.maxTimeoutS'), p, DEFAULTS.lockMaxTimeoutS, 1, 2 ** 31 - 1),
+    },
     shutdownGraceMs: ms(sc('shutdownGraceMs'), p, DEFAULTS.shutdownGraceMs, 0),
     log: { level: level as Config['log']['level'] },
   };
@@ -689,6 +695,7 @@ export function redactedConfig(c: Config): Config {
     health: { ...c.health },
     limits: { ...c.limits },
     failover: { ...c.failover },
+    locks: { ...c.locks },
     shutdownGraceMs: c.shutdownGraceMs,
     log: { ...c.log },
   });

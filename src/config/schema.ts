@@ -71,6 +71,13 @@ export interface Config {
     /** Delay before the single retry of a request that never reached its upstream (ms). */
     readonly retryBackoffMs: number;
   };
+  /** WebDAV locks held by davgate (RFC 4918 §6). Durations in seconds, as in the `Timeout` header (§10.7). */
+  readonly locks: {
+    /** Timeout granted when the client asks for none (s). */
+    readonly defaultTimeoutS: number;
+    /** Longest timeout granted; `Infinite` is capped to this (s). */
+    readonly maxTimeoutS: number;
+  };
   /** On SIGTERM, in-flight requests get this long to finish (ms). */
   readonly shutdownGraceMs: number;
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
@@ -94,6 +101,8 @@ export const DEFAULTS = {
   bodyTimeoutMs: 120_000,
   maxXmlBodyBytes: 1024 * 1024,
   retryBackoffMs: 200,
+  lockDefaultTimeoutS: 3_600,
+  lockMaxTimeoutS: 86_400,
   shutdownGraceMs: 10_000,
   logLevel: 'info',
 } as const;

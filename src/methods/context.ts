@@ -10,8 +10,7 @@ import { DavgateError, Errors } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { keyToGatewayHref, upstreamHrefToKey } from '../dav/href.js';
 import { createHrefRewriter } from '../dav/rewrite-stream.js';
-import { parsePath, type ParsedPath } from '../path/canonical.js';
-import { rewriteIfHeader } from '../dav/if-header.js';
+import type { ParsedPath } from '../path/canonical.js';
 import { clientResponseHeaders, headerValue } from '../proxy/headers.js';
 import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
 
@@ -143,27 +142,4 @@ export function empty(ctx: DavContext, status: number, headers: Record<string, s
   ctx.reply.code(status);
   for (const [k, v] of Object.entries(headers)) ctx.reply.header(k, v);
   ctx.reply.send();
-}
-
-/**
- * The client's `If` header with every tagged resource URL (RFC 4918 §10.4.2) rewritten toward upstream
- * `u`, or nothing when absent. Untagged lists pass unchanged.
- *
- * @throws DavgateError 400 for a malformed If header
- */
-export function ifHeaderFor(ctx: DavContext, u: Upstream): Record<string, string> {
-  const value = headerValue(ctx.req.headers, 'if');
-  if (value === undefined) return {};
-  return {
-    if: rewriteIfHeader(value, (url) => {
-      let path = url;
-      try {
-        path = new URL(url, 'http://gateway.invalid/').pathname;
-      } catch {
-        return url;
-      }
-      const parsed = parsePath(path);
-      return u.urlFor(parsed.key, parsed.trailingSlash);
-    }),
-  };
 }

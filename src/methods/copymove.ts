@@ -18,7 +18,8 @@ import { findChild, serializeXml, textOf, DAV_NS, type XmlElement } from '../dav
 import { isSameOrBelow, parentKey } from '../path/canonical.js';
 import { headerValue } from '../proxy/headers.js';
 import type { Upstream } from '../upstream/upstream.js';
-import { empty, ifHeaderFor, relay, type DavContext, type MethodHandler } from './context.js';
+import { empty, relay, type DavContext, type MethodHandler } from './context.js';
+import { checkPreconditions } from './preconditions.js';
 import { deleteEverywhere } from './delete.js';
 
 /** Live properties (RFC 4918 §15, plus Apache's `executable`) that the server computes and must not be set. */
@@ -152,6 +153,10 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
   if (dest.key === '/') throw new DavgateError('DAVGATE_FORBIDDEN', 403, 'cannot overwrite the root collection');
 
   const src = await gw.locate(path.key, ctx.signal);
+  await checkPreconditions(ctx, [
+    ...(isMove ? [{ key: path.key, deep: true, membership: true }] : []),
+    { key: dest.key, deep: true, membership: true },
+  ]);
   if (src.kind === 'collection' && isSameOrBelow(dest.key, path.key)) {
     throw new DavgateError('DAVGATE_FORBIDDEN', 403, 'cannot copy or move a collection into itself');
   }
@@ -182,13 +187,16 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
       const res = await gw.send(du, {
         method: ctx.method,
         key: path.key,
-        headers: { destination: du.urlFor(dest.key), overwrite: 'T', ...ifHeaderFor(ctx, du) },
+        headers: { destination: du.urlFor(dest.key), overwrite: 'T' },
         signal: ctx.signal,
       });
       if (res.status === 201 || res.status === 204) {
         await res.body.dump();
         gw.afterWrite(dest.key, du);
-        if (isMove) gw.afterDelete(path.key, gw.candidates(path.key).filter((u) => !u.available));
+        if (isMove) {
+          gw.afterDelete(path.key, gw.candidates(path.key).filter((u) => !u.available));
+          gw.locks.removeAtOrBelow(path.key);
+        }
         return done();
       }
       return relay(ctx, res);
@@ -199,7 +207,7 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
     );
     gw.afterWrite(dest.key, du);
     if (isMove) {
-      const del = await gw.send(src.upstream, { method: 'DELETE', key: path.key, headers: ifHeaderFor(ctx, src.upstream), signal: ctx.signal });
+      const del = await gw.send(src.upstream, { method: 'DELETE', key: path.key, signal: ctx.signal });
       await del.body.dump();
       if (del.status >= 300 && del.status !== 404) {
         // The source refused to go (e.g. 423 Locked): undo the copy so a failed MOVE leaves one file, not two.
@@ -209,6 +217,7 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
         throw new DavgateError('DAVGATE_UPSTREAM_STATUS', status, `MOVE: the source could not be removed on ${src.upstream.id} (${del.status})`);
       }
       gw.afterDelete(path.key, gw.candidates(path.key).filter((u) => !u.available));
+      gw.locks.removeAtOrBelow(path.key);
     }
     return done();
   }
@@ -236,7 +245,7 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
           method: ctx.method,
           key: path.key,
           collection: true,
-          headers: { destination: u.urlFor(dest.key, true), overwrite: 'T', depth, ...ifHeaderFor(ctx, u) },
+          headers: { destination: u.urlFor(dest.key, true), overwrite: 'T', depth },
           signal: ctx.signal,
         });
         await res.body.dump();
@@ -251,6 +260,8 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
   if (isMove) {
     gw.forgetCollections();
     gw.repairs.takeBelow(path.key);
+    // A MOVE ends the locks on the source (RFC 4918 §7.5); they do not travel with it.
+    gw.locks.removeAtOrBelow(path.key);
   }
   const failed = results.filter((r) => r.status !== 201 && r.status !== 204);
   if (failed.length === 0) return done();

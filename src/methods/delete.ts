@@ -8,9 +8,9 @@ import { DavgateError, Errors } from '../errors.js';
 import { keyToGatewayHref } from '../dav/href.js';
 import { multistatusOfStatuses } from '../dav/error-body.js';
 import { parseDepth } from '../dav/destination.js';
-import { headerValue } from '../proxy/headers.js';
 import type { Upstream } from '../upstream/upstream.js';
-import { empty, ifHeaderFor, type DavContext, type MethodHandler } from './context.js';
+import { empty, type DavContext, type MethodHandler } from './context.js';
+import { checkPreconditions } from './preconditions.js';
 
 /** Outcome of deleting a key on one upstream. */
 interface DeleteResult {
@@ -21,12 +21,11 @@ interface DeleteResult {
 
 async function deleteOn(ctx: DavContext, u: Upstream, key: string, collection: boolean): Promise<DeleteResult> {
   try {
-    const lockToken = headerValue(ctx.req.headers, 'lock-token');
     const res = await ctx.gw.send(u, {
       method: 'DELETE',
       key,
       collection,
-      headers: { ...(collection ? { depth: 'infinity' } : {}), ...ifHeaderFor(ctx, u), ...(lockToken ? { 'lock-token': lockToken } : {}) },
+      headers: collection ? { depth: 'infinity' } : {},
       signal: ctx.signal,
     });
     await res.body.dump();
@@ -82,9 +81,13 @@ export const handleDelete: MethodHandler = async (ctx) => {
   const { path } = ctx;
   if (path.key === '/') throw new DavgateError('DAVGATE_FORBIDDEN', 403, 'the root collection cannot be deleted');
   parseDepth(ctx.req.headers['depth'] as string | undefined, ['infinity', '0'], 'infinity');
+  await checkPreconditions(ctx, [{ key: path.key, deep: true, membership: true }]);
   const outcome = await deleteEverywhere(ctx, path.key);
   if (outcome.kind === 'absent') throw Errors.NOT_FOUND();
-  if (outcome.kind === 'deleted') return empty(ctx, 204);
+  if (outcome.kind === 'deleted') {
+    ctx.gw.locks.removeAtOrBelow(path.key);
+    return empty(ctx, 204);
+  }
   const f = outcome.failed;
   const allFailed = f.length > 0 && f.every((r) => r.status === f[0]!.status) && !outcome.collection;
   if (allFailed) throw new DavgateError('DAVGATE_UPSTREAM_STATUS', f[0]!.status, `DELETE failed on ${f[0]!.upstream.id}`);

@@ -1,72 +1,118 @@
 /**
- * LOCK and UNLOCK (RFC 4918 §9.10, §9.11), passed to the resource's upstream for now; a later issue moves
- * locks into davgate so that a collection lock holds across upstreams. LOCK on an unmapped URL creates an
- * empty resource (§7.3), which goes to the key's owner like a new file. The lockroot href in the answer is
- * rewritten like every other href.
+ * LOCK and UNLOCK (RFC 4918 §9.10, §9.11), answered by davgate from its own lock table: a lock on a
+ * collection must cover members stored on every upstream, and some upstreams fake locks (坚果云's LOCK
+ * enforces nothing). Upstreams never see LOCK, UNLOCK or lock tokens (issue #3).
+ *
+ * LOCK on an unmapped URL creates an empty file on the key's owner and answers 201 (§7.3, §9.10.4).
  */
 import { DavgateError, Errors } from '../errors.js';
-import { parseXml, DAV_NS } from '../dav/xml.js';
+import { parseDepth } from '../dav/destination.js';
+import { keyToGatewayHref } from '../dav/href.js';
+import { lockTokensOf } from '../dav/if-header.js';
+import { lockResponseBody, parseLockInfo } from '../locks/xml.js';
+import { parseTimeoutHeader, type ActiveLock } from '../locks/manager.js';
 import { headerValue } from '../proxy/headers.js';
-import type { Upstream } from '../upstream/upstream.js';
-import { ifHeaderFor, readBody, relay, type DavContext, type MethodHandler } from './context.js';
+import { readBody, type DavContext, type MethodHandler } from './context.js';
+import { checkPreconditions, ifHeaderOf, LockedError } from './preconditions.js';
 
-async function target(ctx: DavContext): Promise<{ u: Upstream; collection: boolean }> {
-  const { gw, path } = ctx;
+/** Lock XML hrefs are gateway hrefs. */
+export const gatewayHrefOf = (key: string, collection: boolean): string => keyToGatewayHref(key, collection && key !== '/');
+
+function sendLock(ctx: DavContext, lock: ActiveLock, status: 200 | 201): void {
+  ctx.reply
+    .code(status)
+    .header('lock-token', `<${lock.token}>`)
+    .header('content-type', 'application/xml; charset=utf-8')
+    .send(lockResponseBody(lock, Date.now(), gatewayHrefOf));
+}
+
+/** What is at `key` now, on the gateway. */
+async function kindOf(ctx: DavContext): Promise<'file' | 'collection' | 'absent'> {
   try {
-    const loc = await gw.locate(path.key, ctx.signal);
-    return { u: loc.upstream, collection: loc.kind === 'collection' };
+    return (await ctx.gw.locate(ctx.path.key, ctx.signal)).kind;
   } catch (err) {
-    if (!(err instanceof DavgateError) || err.statusCode !== 404 || ctx.method !== 'LOCK') throw err;
-    const { upstream } = gw.placeNew(path.key);
-    await gw.ensureParent(upstream, path.key, ctx.signal);
-    return { u: upstream, collection: false };
+    if (err instanceof DavgateError && err.statusCode === 404) return 'absent';
+    throw err;
   }
 }
 
-function passHeaders(ctx: DavContext, names: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const n of names) {
-    const v = headerValue(ctx.req.headers, n);
-    if (v !== undefined) out[n] = v;
+/** Creates an empty file at the request key, as a LOCK on an unmapped URL does (§7.3). */
+async function createEmpty(ctx: DavContext): Promise<void> {
+  const { gw, path } = ctx;
+  const { upstream } = gw.placeNew(path.key);
+  await gw.ensureParent(upstream, path.key, ctx.signal);
+  const res = await gw.send(upstream, {
+    method: 'PUT',
+    key: path.key,
+    headers: { 'content-length': '0', 'content-type': 'application/octet-stream' },
+    body: '',
+    signal: ctx.signal,
+  });
+  await res.body.dump();
+  if (res.status < 200 || res.status >= 300) {
+    throw new DavgateError('DAVGATE_UPSTREAM_STATUS', res.status === 409 ? 409 : 502, `${upstream.id} answered ${res.status} creating the locked resource`);
   }
-  return out;
+  gw.afterWrite(path.key, upstream);
 }
 
 /** LOCK handler. */
 export const handleLock: MethodHandler = async (ctx) => {
+  const { gw, path } = ctx;
   const body = await readBody(ctx);
-  if (body.trim() !== '') {
-    const root = parseXml(body, { maxBytes: ctx.gw.config.limits.maxXmlBodyBytes });
-    if (root.ns !== DAV_NS || root.local !== 'lockinfo') throw Errors.BAD_XML('root element must be DAV:lockinfo');
+  const timeoutS = parseTimeoutHeader(headerValue(ctx.req.headers, 'timeout'));
+
+  if (body.trim() === '') {
+    // Refresh (§9.10.2): no body, the If header names the lock to refresh.
+    const h = ifHeaderOf(ctx);
+    const tokens = h ? lockTokensOf(h) : [];
+    if (tokens.length === 0) throw Errors.BAD_HEADER('a LOCK without a body refreshes a lock: send its token in an If header');
+    for (const token of tokens) {
+      const lock = gw.locks.refresh(token, path.key, timeoutS);
+      if (lock) return sendLock(ctx, lock, 200);
+    }
+    throw Errors.PRECONDITION_FAILED('no lock with the submitted token covers this resource');
   }
-  const { u, collection } = await target(ctx);
-  const res = await ctx.gw.send(u, {
-    method: 'LOCK',
-    key: ctx.path.key,
-    collection: collection && ctx.path.key !== '/',
-    headers: {
-      ...passHeaders(ctx, ['depth', 'timeout']),
-      ...(body ? { 'content-type': 'application/xml; charset=utf-8' } : {}),
-      'accept-encoding': 'identity',
-      ...ifHeaderFor(ctx, u),
-    },
-    body: body || null,
-    signal: ctx.signal,
+
+  const info = parseLockInfo(body);
+  const depth = parseDepth(headerValue(ctx.req.headers, 'depth'), ['0', 'infinity'], 'infinity');
+  const kind = await kindOf(ctx);
+  // The If header is evaluated like for any write; conflicts with held locks are the lock table's question.
+  await checkPreconditions(ctx, [], { tokens: false });
+  const result = gw.locks.lock({
+    key: path.key,
+    rootIsCollection: kind === 'collection',
+    depth,
+    scope: info.scope,
+    owner: info.owner,
+    timeoutS,
+    principal: (ctx.req as { user?: string }).user ?? null,
   });
-  if (res.status === 201) ctx.gw.afterWrite(ctx.path.key, u);
-  return relay(ctx, res);
+  if (!result.ok) {
+    gw.metrics.lockConflicts.inc({ reason: 'conflict' });
+    throw new LockedError(result.conflicts, 'no-conflicting-lock');
+  }
+  if (kind === 'absent') {
+    try {
+      await createEmpty(ctx);
+    } catch (err) {
+      gw.locks.unlock(result.lock.token, path.key);
+      throw err;
+    }
+    return sendLock(ctx, result.lock, 201);
+  }
+  return sendLock(ctx, result.lock, 200);
 };
 
-/** UNLOCK handler. */
+/** UNLOCK handler (§9.11): 204, or 409 with `DAV:lock-token-matches-request-uri`. */
 export const handleUnlock: MethodHandler = async (ctx) => {
-  if (headerValue(ctx.req.headers, 'lock-token') === undefined) throw Errors.BAD_HEADER('Lock-Token missing');
-  const { u, collection } = await target(ctx);
-  const res = await ctx.gw.send(u, {
-    method: 'UNLOCK',
-    key: ctx.path.key,
-    collection: collection && ctx.path.key !== '/',
-    headers: { ...passHeaders(ctx, ['lock-token']), ...ifHeaderFor(ctx, u) },
-    signal: ctx.signal,
-  });
-  return relay(ctx, res);
+  const raw = headerValue(ctx.req.headers, 'lock-token');
+  const m = raw === undefined ? null : /^\s*<([^>]+)>\s*$/.exec(raw);
+  if (!m) throw Errors.BAD_HEADER('Lock-Token must be a Coded-URL, e.g. <urn:uuid:…>');
+  const lock = ctx.gw.locks.unlock(m[1]!, ctx.path.key);
+  if (!lock) {
+    throw new DavgateError('DAVGATE_LOCK_TOKEN_MISMATCH', 409, 'no lock with this token covers the request URI', {
+      precondition: 'lock-token-matches-request-uri',
+    });
+  }
+  ctx.reply.code(204).send();
 };

@@ -6,12 +6,14 @@
 import { DavgateError, Errors } from '../errors.js';
 import { parentKey } from '../path/canonical.js';
 import { empty, hasRequestBody, type MethodHandler } from './context.js';
+import { checkPreconditions } from './preconditions.js';
 
 /** MKCOL handler. */
 export const handleMkcol: MethodHandler = async (ctx) => {
   const { gw, path } = ctx;
   if (hasRequestBody(ctx)) throw Errors.UNSUPPORTED_MEDIA_TYPE('MKCOL with a body is not supported');
   if (path.key === '/') throw Errors.METHOD_NOT_ALLOWED('the root collection exists');
+  await checkPreconditions(ctx, [{ key: path.key, membership: true }]);
   const available = gw.enabled.filter((u) => u.available);
   if (available.length === 0) throw Errors.NO_UPSTREAM(undefined, { retryAfterS: 5 });
 

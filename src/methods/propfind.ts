@@ -2,25 +2,36 @@
  * PROPFIND (RFC 4918 §9.1). Depth 0 goes to the resource's upstream (HRW order, owner first); Depth 1 on a
  * collection is merged from every enabled upstream; Depth infinity on a collection is refused with 403 and
  * the `DAV:propfind-finite-depth` precondition, as is a missing Depth (which means infinity).
+ * `DAV:lockdiscovery` and `DAV:supportedlock` come from davgate's lock table (issue #3).
  */
 import { Errors } from '../errors.js';
 import { parseDepth } from '../dav/destination.js';
+import { upstreamHrefToKey } from '../dav/href.js';
 import { parseMultistatus, rewriteHrefs, serializeMultistatus } from '../dav/multistatus.js';
-import { parseXml, DAV_NS } from '../dav/xml.js';
+import { parseXml, type XmlElement } from '../dav/xml.js';
+import { davFragment, parsePropRequest, withLockProps, type PropRequest } from '../locks/props.js';
+import { lockDiscoveryXml, supportedLockXml } from '../locks/xml.js';
 import { firstFound } from './candidates.js';
-import { hrefMapper, ifHeaderFor, readBody, relay, type DavContext, type MethodHandler } from './context.js';
+import { hrefMapper, readBody, relay, type DavContext, type MethodHandler } from './context.js';
+import { gatewayHrefOf } from './lock.js';
 import { listCollection } from './listing.js';
+
+const SUPPORTED_LOCK = davFragment(supportedLockXml())[0]!;
 
 /**
  * Reads and validates the PROPFIND body; empty means allprop (RFC 4918 §9.1).
  * @throws DavgateError 400 for malformed XML or a root other than DAV:propfind
  */
-export async function readPropfindBody(ctx: DavContext): Promise<string> {
+async function readPropfind(ctx: DavContext): Promise<{ body: string; req: PropRequest }> {
   const body = await readBody(ctx);
-  if (body.trim() === '') return '';
-  const root = parseXml(body, { maxBytes: ctx.gw.config.limits.maxXmlBodyBytes });
-  if (root.ns !== DAV_NS || root.local !== 'propfind') throw Errors.BAD_XML('root element must be DAV:propfind');
-  return body;
+  if (body.trim() !== '') parseXml(body, { maxBytes: ctx.gw.config.limits.maxXmlBodyBytes });
+  return { body, req: parsePropRequest(body) };
+}
+
+/** One response with davgate's lock properties for `key`. */
+function withLocks(ctx: DavContext, el: XmlElement, key: string, req: PropRequest): XmlElement {
+  const discovery = davFragment(lockDiscoveryXml(ctx.gw.locks.covering(key), Date.now(), gatewayHrefOf))[0]!;
+  return withLockProps(el, req, discovery, SUPPORTED_LOCK);
 }
 
 function send207(ctx: DavContext, xml: string): void {
@@ -31,12 +42,12 @@ function send207(ctx: DavContext, xml: string): void {
 export const handlePropfind: MethodHandler = async (ctx) => {
   const { gw, path } = ctx;
   const depth = parseDepth(ctx.req.headers['depth'] as string | undefined, ['0', '1', 'infinity'], 'infinity');
-  const body = await readPropfindBody(ctx);
+  const { body, req } = await readPropfind(ctx);
   const baseHeaders = { 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity' };
 
   if (depth === '1') {
     const entries = await listCollection(ctx, path.key, { body, collection: path.trailingSlash });
-    return send207(ctx, serializeMultistatus(entries.map((e) => e.element)));
+    return send207(ctx, serializeMultistatus(entries.map((e) => withLocks(ctx, e.element, e.key, req))));
   }
 
   const isRoot = path.key === '/';
@@ -46,17 +57,20 @@ export const handlePropfind: MethodHandler = async (ctx) => {
       method: 'PROPFIND',
       key: path.key,
       collection: path.trailingSlash,
-      headers: { ...baseHeaders, depth: '0', ...ifHeaderFor(ctx, u) },
+      headers: { ...baseHeaders, depth: '0' },
       body,
       signal: ctx.signal,
     }),
   );
-  if (depth === '0' || res.status !== 207) return relay(ctx, res);
-
+  if (res.status !== 207) return relay(ctx, res);
+  const responses = parseMultistatus(await res.body.text());
   // Depth infinity: allowed on a file (it has no members), refused on a collection (RFC 4918 §9.1).
-  const text = await res.body.text();
-  const responses = parseMultistatus(text);
-  if (isRoot || responses[0]?.isCollection) throw Errors.FINITE_DEPTH();
+  if (depth === 'infinity' && responses[0]?.isCollection) throw Errors.FINITE_DEPTH();
   const map = hrefMapper(res.upstream);
-  return send207(ctx, serializeMultistatus(responses.map((r) => rewriteHrefs(r.element, map))));
+  return send207(
+    ctx,
+    serializeMultistatus(
+      responses.map((r) => withLocks(ctx, rewriteHrefs(r.element, map), upstreamHrefToKey(r.href, res.upstream.base) ?? path.key, req)),
+    ),
+  );
 };

@@ -5,7 +5,8 @@
  */
 import { Errors } from '../errors.js';
 import { parseXml, DAV_NS } from '../dav/xml.js';
-import { ifHeaderFor, readBody, relay, type DavContext, type MethodHandler } from './context.js';
+import { readBody, relay, type DavContext, type MethodHandler } from './context.js';
+import { checkPreconditions } from './preconditions.js';
 
 /** PROPPATCH handler. */
 export const handleProppatch: MethodHandler = async (ctx) => {
@@ -14,12 +15,13 @@ export const handleProppatch: MethodHandler = async (ctx) => {
   const root = parseXml(body, { maxBytes: gw.config.limits.maxXmlBodyBytes });
   if (root.ns !== DAV_NS || root.local !== 'propertyupdate') throw Errors.BAD_XML('root element must be DAV:propertyupdate');
   const loc = await gw.locate(path.key, ctx.signal);
+  await checkPreconditions(ctx, [{ key: path.key }]);
   const send = (u: typeof loc.upstream) =>
     gw.send(u, {
       method: 'PROPPATCH',
       key: path.key,
       collection: loc.kind === 'collection' && path.key !== '/',
-      headers: { 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity', ...ifHeaderFor(ctx, u) },
+      headers: { 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity' },
       body,
       signal: ctx.signal,
     });

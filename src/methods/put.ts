@@ -8,7 +8,8 @@ import type { Readable } from 'node:stream';
 import { Errors } from '../errors.js';
 import { LazyBody } from '../proxy/body.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
-import { ifHeaderFor, relay, type MethodHandler } from './context.js';
+import { relay, type MethodHandler } from './context.js';
+import { checkPreconditions } from './preconditions.js';
 import { outcomeOf } from '../gateway.js';
 import type { Upstream } from '../upstream/upstream.js';
 
@@ -16,6 +17,7 @@ import type { Upstream } from '../upstream/upstream.js';
 export const handlePut: MethodHandler = async (ctx) => {
   const { gw, path } = ctx;
   if (path.key === '/' || path.trailingSlash) throw Errors.METHOD_NOT_ALLOWED('cannot PUT to a collection');
+  await checkPreconditions(ctx, [{ key: path.key, membership: true }]);
   const source = (ctx.req.body as Readable | undefined) ?? ctx.req.raw;
   const body = new LazyBody(source, 1024 * 1024);
   const tried = new Set<Upstream>();
@@ -25,7 +27,7 @@ export const handlePut: MethodHandler = async (ctx) => {
       gw.send(u, {
         method: 'PUT',
         key: path.key,
-        headers: { ...upstreamRequestHeaders(ctx.req.headers), ...ifHeaderFor(ctx, u) },
+        headers: upstreamRequestHeaders(ctx.req.headers),
         body,
         signal: ctx.signal,
       });

@@ -19,6 +19,7 @@ export function startProber(gw: Gateway): Prober {
   const runOnce = async () => {
     if (running) return;
     running = true;
+    gw.locks.sweep();
     try {
       await Promise.all(
         gw.enabled.map(async (u) => {

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import type { Config } from '../../src/config/schema.js';
-import { DEFAULTS } from '../../src/config/schema.js';
+import { loadConfig } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 
 const ADMIN_TOKEN = 'limits-admin-token';
@@ -89,26 +89,19 @@ async function startRig(limits: Partial<Config['limits']>): Promise<Rig> {
       cb();
     },
   });
-  const config: Config = {
-    listen: { host: '127.0.0.1', port: 0 },
-    strategy: 'hash',
-    upstreams: [{ id: 'slow', url, username: 'u', password: 'upstream-secret', maxConcurrent: 1, weight: 1, enabled: true }],
-    auth: { mode: 'none' },
-    admin: { token: ADMIN_TOKEN },
-    health: { intervalMs: 3_600_000, probeTimeoutMs: DEFAULTS.probeTimeoutMs, failThreshold: DEFAULTS.failThreshold, cooldownMs: DEFAULTS.cooldownMs },
-    limits: {
-      queueLength: 1,
-      queueTimeoutMs: 60_000,
-      connectTimeoutMs: DEFAULTS.connectTimeoutMs,
-      headersTimeoutMs: DEFAULTS.headersTimeoutMs,
-      bodyTimeoutMs: DEFAULTS.bodyTimeoutMs,
-      maxXmlBodyBytes: DEFAULTS.maxXmlBodyBytes,
-      ...limits,
+  const config: Config = loadConfig({
+    env: {},
+    object: {
+      listen: { host: '127.0.0.1', port: 0 },
+      upstreams: [{ id: 'slow', url, username: 'u', password: 'upstream-secret', maxConcurrent: 1 }],
+      auth: 'none',
+      admin: { token: ADMIN_TOKEN },
+      health: { intervalMs: 3_600_000 },
+      limits: { queueLength: 1, queueTimeoutMs: 60_000, ...limits },
+      shutdownGraceMs: 500,
+      log: { level: 'info' },
     },
-    failover: { retryBackoffMs: DEFAULTS.retryBackoffMs },
-    shutdownGraceMs: 500,
-    log: { level: 'info' },
-  };
+  });
   const server = await startServer(config, { logStream });
   return {
     upstream,

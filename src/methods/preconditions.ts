@@ -1,0 +1,113 @@
+/**
+ * Preconditions davgate checks itself before any request that changes state (RFC 4918 §10.4, §7, §9.10.6):
+ * the `If` header, evaluated against davgate's own lock table and the resources' ETags, and the rule that a
+ * write to a locked resource must submit one of its lock tokens. Upstreams never see lock tokens: the `If`
+ * header is not forwarded (issue #3).
+ */
+import { DavgateError, Errors } from '../errors.js';
+import { keyToGatewayHref } from '../dav/href.js';
+import { davErrorBody } from '../dav/error-body.js';
+import { lockTokensOf, parseIfHeader, type IfHeader } from '../dav/if-header.js';
+import { evaluateIf, ifHeaderKeys, ifHeaderNeedsEtags, missingLockTokens, type ResourceState } from '../locks/if-eval.js';
+import type { ActiveLock } from '../locks/manager.js';
+import { parentKey, parsePath } from '../path/canonical.js';
+import { headerValue } from '../proxy/headers.js';
+import { firstFound } from './candidates.js';
+import type { DavContext } from './context.js';
+
+/** One resource a request writes. */
+export interface WriteTarget {
+  /** Canonical key written. */
+  readonly key: string;
+  /** The write reaches every member too (DELETE or MOVE of a collection, overwriting a collection). */
+  readonly deep?: boolean;
+  /** The write adds or removes a member of the parent collection (RFC 4918 §7.4: a lock on a collection
+   *  protects its membership, so the parent's lock token is needed even with depth 0). */
+  readonly membership?: boolean;
+}
+
+/** A 423 with the `DAV:lock-token-submitted` precondition naming the lock roots (RFC 4918 §16). */
+export class LockedError extends DavgateError {
+  constructor(locks: readonly ActiveLock[], precondition: 'lock-token-submitted' | 'no-conflicting-lock' = 'lock-token-submitted') {
+    const hrefs = [...new Set(locks.map((l) => keyToGatewayHref(l.root, l.rootIsCollection)))];
+    super('DAVGATE_LOCKED', 423, `locked (${precondition})`, { precondition, body: davErrorBody(precondition, hrefs) });
+  }
+}
+
+/** The parsed `If` header of the request, if any. @throws DavgateError 400 when malformed */
+export function ifHeaderOf(ctx: DavContext): IfHeader | undefined {
+  const v = headerValue(ctx.req.headers, 'if');
+  return v === undefined ? undefined : parseIfHeader(v);
+}
+
+/** Maps a Resource-Tag URL of the `If` header to a key of this gateway, or null when it is not ours. */
+function resolverFor(ctx: DavContext): (url: string) => string | null {
+  const host = (headerValue(ctx.req.headers, 'host') ?? '').toLowerCase();
+  return (url) => {
+    try {
+      const u = new URL(url, `http://${host || 'gateway.invalid'}/`);
+      if (/^https?:$/.test(u.protocol) && host && u.host.toLowerCase() !== host && !url.startsWith('/')) return null;
+      return parsePath(u.pathname).key;
+    } catch {
+      return null;
+    }
+  };
+}
+
+/** The current ETag of `key`, by asking its upstream (HEAD; a collection has none). */
+async function etagOf(ctx: DavContext, key: string): Promise<{ exists: boolean; etag: string | null }> {
+  try {
+    const res = await firstFound(ctx, key, (u) => ctx.gw.send(u, { method: 'HEAD', key, signal: ctx.signal }));
+    await res.body.dump();
+    if (res.status >= 400) return { exists: res.status !== 404, etag: null };
+    const etag = res.headers['etag'];
+    return { exists: true, etag: typeof etag === 'string' ? etag : null };
+  } catch (err) {
+    if (err instanceof DavgateError && err.statusCode === 404) return { exists: false, etag: null };
+    throw err;
+  }
+}
+
+/**
+ * Checks the request's `If` header and the locks on every target. With `tokens: false` only the If header is
+ * evaluated (LOCK, whose conflicts are the lock table's to judge).
+ *
+ * @throws DavgateError 412 when the If header evaluates to false (RFC 4918 §10.4.1); {@link LockedError}
+ *   (423) when a target is locked and none of its lock tokens was submitted (§9.10.6, §10.4.1);
+ *   400 for a malformed If header; 502/503/504 when an ETag could not be fetched
+ */
+export async function checkPreconditions(
+  ctx: DavContext,
+  targets: readonly WriteTarget[],
+  opts: { tokens?: boolean } = {},
+): Promise<void> {
+  const { locks } = ctx.gw;
+  const h = ifHeaderOf(ctx);
+  if (h) {
+    const resolve = resolverFor(ctx);
+    const states = new Map<string, ResourceState>();
+    const needEtags = ifHeaderNeedsEtags(h);
+    for (const key of ifHeaderKeys(h, ctx.path.key, resolve)) {
+      const tag = needEtags ? await etagOf(ctx, key) : { exists: true, etag: null };
+      states.set(key, { ...tag, lockTokens: locks.covering(key).map((l) => l.token) });
+    }
+    const state = (key: string): ResourceState =>
+      states.get(key) ?? { exists: false, etag: null, lockTokens: locks.covering(key).map((l) => l.token) };
+    if (!evaluateIf(h, ctx.path.key, resolve, state)) throw Errors.PRECONDITION_FAILED('If header evaluated to false');
+  }
+  if (opts.tokens === false) return;
+  const submitted = new Set(h ? lockTokensOf(h) : []);
+  const needed = new Map<string, ActiveLock>();
+  for (const t of targets) {
+    for (const l of locks.covering(t.key)) needed.set(l.token, l);
+    if (t.deep) for (const l of locks.below(t.key)) needed.set(l.token, l);
+    if (t.membership && t.key !== '/') {
+      for (const l of locks.covering(parentKey(t.key))) needed.set(l.token, l);
+    }
+  }
+  const missing = missingLockTokens([...needed.values()], submitted);
+  if (missing.length > 0) {
+    ctx.gw.metrics.lockConflicts.inc({ reason: 'token_missing' });
+    throw new LockedError(missing);
+  }
+}
