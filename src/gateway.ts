@@ -65,6 +65,8 @@ export class Gateway {
   /** WebDAV locks, held by davgate for the whole namespace (issue #3); in memory, so a restart releases them. */
   readonly locks: LockManager;
   readonly #repairing = new Map<string, Promise<void>>();
+  /** Per-key write serialisation: the tail of each key's queue of writers (see {@link withKeyLock}). */
+  readonly #keyTails = new Map<string, Promise<void>>();
 
   constructor(config: Config, log: Logger, metrics = new Metrics()) {
     this.config = config;
@@ -83,11 +85,14 @@ export class Gateway {
   }
 
   /**
-   * Candidates to read `key` from, in HRW order, without upstreams whose copy is known to be stale (a write
-   * or delete happened while they were down and has not been repaired yet).
+   * Candidates to read `key` from, in HRW order, with upstreams whose copy is known to be stale (a write or
+   * delete happened while they were down and has not been repaired yet) moved last. Callers must skip an
+   * upstream that is still stale when they reach it ({@link RepairJournal.isStale}): by then a repair may
+   * have made it fresh and removed the displaced copy that was read first.
    */
   readCandidates(key: string): Upstream[] {
-    return this.candidates(key).filter((u) => !this.repairs.isStale(key, u.id));
+    const ranked = this.candidates(key);
+    return [...ranked.filter((u) => !this.repairs.isStale(key, u.id)), ...ranked.filter((u) => this.repairs.isStale(key, u.id))];
   }
 
   /**
@@ -142,8 +147,12 @@ export class Gateway {
       for (const e of this.repairs.dueFor(u.id)) {
         if (!u.available) break;
         try {
-          await this.#repairOne(u, e.key, e.repair);
-          if (this.repairs.get(e.key, u.id) === e.repair) this.repairs.clear(e.key, u.id);
+          // Serialised with client writes of the same key, and re-checked under that lock: a client may have
+          // rewritten or deleted the key since the list was taken, which supersedes this repair.
+          await this.withKeyLock([e.key], async () => {
+            if (this.repairs.get(e.key, u.id) !== e.repair) return;
+            await this.#repairOne(u, e.key, e.repair);
+          });
           this.metrics.repairs.inc({ upstream: u.id, result: 'ok' });
         } catch (err) {
           this.metrics.repairs.inc({ upstream: u.id, result: 'fail' });
@@ -155,11 +164,13 @@ export class Gateway {
     return run;
   }
 
+  /** Replays one repair; on success its journal entry is cleared. Called under the key's lock. */
   async #repairOne(u: Upstream, key: string, repair: Repair): Promise<void> {
     if (repair.action === 'delete') {
       const r = await this.send(u, { method: 'DELETE', key });
       await r.body.dump();
       if (r.status >= 300 && r.status !== 404) throw new Error(`DELETE answered ${r.status}`);
+      this.repairs.clear(key, u.id);
       return;
     }
     const source = this.upstreams.find((x) => x.id === repair.source);
@@ -169,11 +180,43 @@ export class Gateway {
       await this.transfer(source, key, u, key);
     } catch (err) {
       // The displaced copy or its folder is gone (deleted or moved through davgate meanwhile): nothing to restore.
-      if (err instanceof DavgateError && (err.statusCode === 404 || err.statusCode === 409)) return;
+      if (err instanceof DavgateError && (err.statusCode === 404 || err.statusCode === 409)) {
+        this.repairs.clear(key, u.id);
+        return;
+      }
       throw err;
     }
+    // The owner is fresh before the displaced copy goes, so a reader that finds the copy gone finds the owner.
+    this.repairs.clear(key, u.id);
     const del = await this.send(source, { method: 'DELETE', key });
     await del.body.dump();
+  }
+
+  /**
+   * Runs `fn` while holding the write locks of `keys` (taken in sorted order, so two callers never deadlock).
+   * Client writes of a key and the replay of its repairs are serialised with it, so a repair can never copy
+   * older bytes over a write that finished while it ran. Reads take no lock.
+   */
+  async withKeyLock<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const releases: (() => void)[] = [];
+    try {
+      for (const k of [...new Set(keys)].sort()) releases.push(await this.#acquireKey(k));
+      return await fn();
+    } finally {
+      for (const r of releases.reverse()) r();
+    }
+  }
+
+  #acquireKey(key: string): Promise<() => void> {
+    const prev = this.#keyTails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.#keyTails.set(key, tail);
+    return prev.then(() => () => {
+      release();
+      if (this.#keyTails.get(key) === tail) this.#keyTails.delete(key);
+    });
   }
 
   /**
@@ -302,7 +345,9 @@ export class Gateway {
       body: RESOURCETYPE_PROPFIND,
       signal,
     });
-    if (res.status === 404 || res.status === 409 || res.status === 410) {
+    // 409 (a missing parent) and 400 (Apache: a path below a regular file, ENOTDIR) mean the path cannot
+    // exist there; davgate's own PROPFIND is always well-formed, so a 400 is never about the request.
+    if (res.status === 404 || res.status === 409 || res.status === 410 || res.status === 400) {
       await res.body.dump();
       this.#knownCollections.delete(cacheKey);
       return 'absent';
@@ -334,6 +379,10 @@ export class Gateway {
     const answers: LookupAnswer[] = [];
     let retryAfterS: number | undefined;
     for (const [i, u] of ranked.entries()) {
+      if (this.repairs.isStale(key, u.id)) {
+        answers.push({ kind: 'absent' });
+        continue;
+      }
       try {
         const kind = await this.stat(u, key, signal);
         if (kind !== 'absent') {

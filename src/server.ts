@@ -27,7 +27,8 @@ export interface StartOptions {
 }
 
 /**
- * The process logger: JSON lines, `authorization` headers and passwords redacted wherever they appear.
+ * The process logger: JSON lines; `authorization` headers, passwords, password hashes and tokens are
+ * redacted up to four levels deep (e.g. `config.upstreams[0].password`, `err.options.headers.authorization`).
  */
 export function createLogger(config: Config, stream?: NodeJS.WritableStream): Logger {
   return pino(
@@ -35,15 +36,28 @@ export function createLogger(config: Config, stream?: NodeJS.WritableStream): Lo
       level: config.log.level,
       base: { service: 'davgate' },
       redact: {
+        // pino matches exact paths (one `*` per level), so secrets are listed at every depth davgate logs
+        // objects at, in both spellings Node and undici use for header names.
         paths: [
-          'req.headers.authorization',
-          'headers.authorization',
           'authorization',
+          'Authorization',
           'password',
-          '*.password',
-          'upstreams[*].password',
           'token',
+          'passwordHash',
+          '*.authorization',
+          '*.Authorization',
+          '*.password',
           '*.token',
+          '*.passwordHash',
+          '*.*.authorization',
+          '*.*.Authorization',
+          '*.*.password',
+          '*.*.token',
+          '*.*.passwordHash',
+          '*.*.*.authorization',
+          '*.*.*.Authorization',
+          '*.*.*.password',
+          '*.*.*.*.password',
         ],
         censor: '[redacted]',
       },
@@ -72,6 +86,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   );
 
   let closing: Promise<void> | undefined;
+  // server.close() closes idle keep-alive sockets only once, when called; a request that finishes during the
+  // drain would leave its socket idle (and the drain waiting) for the whole keep-alive timeout.
+  app.server.on('request', (_req, res) =>
+    res.once('finish', () => {
+      if (closing) setImmediate(() => app.server.closeIdleConnections());
+    }),
+  );
   const close = () =>
     (closing ??= (async () => {
       prober.stop();

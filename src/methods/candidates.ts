@@ -11,6 +11,8 @@ import type { DavContext } from './context.js';
 /**
  * Sends `attempt(u)` to each candidate of `key` in order until one answers something other than 404.
  *
+ * @param opts.badRequestMeansAbsent - treat 400 as "not here" (for requests davgate builds itself, which are
+ *   well-formed: Apache answers 400 for a path below a regular file)
  * @returns the first non-404 response (its body unconsumed)
  * @throws DavgateError 404 only when every candidate answered 404; otherwise 502/503/504 with Retry-After
  */
@@ -18,11 +20,16 @@ export async function firstFound(
   ctx: DavContext,
   key: string,
   attempt: (u: Upstream) => Promise<UpstreamResponse>,
+  opts: { badRequestMeansAbsent?: boolean } = {},
 ): Promise<UpstreamResponse> {
   const ranked = ctx.gw.readCandidates(key);
   const answers: LookupAnswer[] = [];
   let retryAfterS: number | undefined;
   for (const [i, u] of ranked.entries()) {
+    if (ctx.gw.repairs.isStale(key, u.id)) {
+      answers.push({ kind: 'absent' });
+      continue;
+    }
     let res: UpstreamResponse;
     try {
       res = await attempt(u);
@@ -33,7 +40,7 @@ export async function firstFound(
       answers.push({ kind: 'failed', status: s === 503 || s === 504 ? s : 502 });
       continue;
     }
-    if (res.status === 404 || res.status === 410) {
+    if (res.status === 404 || res.status === 410 || (opts.badRequestMeansAbsent && res.status === 400)) {
       await res.body.dump();
       answers.push({ kind: 'absent' });
       continue;

@@ -121,6 +121,15 @@ export async function relay(ctx: DavContext, res: UpstreamResponse, opts: { rewr
     await res.body.dump();
     return ctx.reply.send();
   }
+  if (status >= 400 && !rewrite) {
+    // An upstream's own error page (HTML, text) can name its host and base path; the client gets a short
+    // reason of davgate's instead. XML error bodies go through the href rewriter below.
+    await res.body.dump();
+    ctx.reply.removeHeader('content-length');
+    ctx.reply.removeHeader('content-encoding');
+    ctx.reply.removeHeader('content-range');
+    return ctx.reply.header('content-type', 'text/plain; charset=utf-8').send(`upstream ${u.id} answered ${status}\n`);
+  }
   if (!rewrite) return ctx.reply.send(res.body);
   const rewriter = createHrefRewriter(hrefMapper(u));
   // Errors are surfaced by the pipeline; the reply stream is the rewriter's output.

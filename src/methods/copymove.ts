@@ -152,6 +152,19 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
   if (dest.key === path.key) throw Errors.SAME_RESOURCE();
   if (dest.key === '/') throw new DavgateError('DAVGATE_FORBIDDEN', 403, 'cannot overwrite the root collection');
 
+  // Both keys are written (MOVE) or one is (COPY); serialise with other writers and repairs of them.
+  return gw.withKeyLock([path.key, dest.key], () => copyOrMove(ctx, isMove, dest.key, overwrite, depth));
+};
+
+async function copyOrMove(
+  ctx: DavContext,
+  isMove: boolean,
+  destKey: string,
+  overwrite: boolean,
+  depth: '0' | 'infinity',
+): Promise<void> {
+  const { gw, path } = ctx;
+  const dest = { key: destKey };
   const src = await gw.locate(path.key, ctx.signal);
   await checkPreconditions(ctx, [
     ...(isMove ? [{ key: path.key, deep: true, membership: true }] : []),

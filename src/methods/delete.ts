@@ -82,7 +82,7 @@ export const handleDelete: MethodHandler = async (ctx) => {
   if (path.key === '/') throw new DavgateError('DAVGATE_FORBIDDEN', 403, 'the root collection cannot be deleted');
   parseDepth(ctx.req.headers['depth'] as string | undefined, ['infinity', '0'], 'infinity');
   await checkPreconditions(ctx, [{ key: path.key, deep: true, membership: true }]);
-  const outcome = await deleteEverywhere(ctx, path.key);
+  const outcome = await ctx.gw.withKeyLock([path.key], () => deleteEverywhere(ctx, path.key));
   if (outcome.kind === 'absent') throw Errors.NOT_FOUND();
   if (outcome.kind === 'deleted') {
     ctx.gw.locks.removeAtOrBelow(path.key);

@@ -70,7 +70,9 @@ export async function listCollection(ctx: DavContext, key: string, opts: ListOpt
         const responses: ListingEntry[] = [];
         for (const r of parseMultistatus(text)) {
           const k = upstreamHrefToKey(r.href, u.base);
-          if (k === null) continue;
+          // A copy the repair journal marks stale (overwritten or deleted during this upstream's outage) is
+          // not listed; the fresh copy, if any, comes from the upstream that holds it.
+          if (k === null || gw.repairs.isStale(k, u.id)) continue;
           responses.push({ key: k, isCollection: r.isCollection, element: rewriteHrefs(r.element, map) });
         }
         return { u, responses };

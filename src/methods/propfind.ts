@@ -61,6 +61,8 @@ export const handlePropfind: MethodHandler = async (ctx) => {
       body,
       signal: ctx.signal,
     }),
+    // The body was validated above, so an upstream 400 is about the path (below a file), not the request.
+    { badRequestMeansAbsent: true },
   );
   if (res.status !== 207) return relay(ctx, res);
   const responses = parseMultistatus(await res.body.text());

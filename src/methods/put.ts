@@ -21,41 +21,44 @@ export const handlePut: MethodHandler = async (ctx) => {
   const source = (ctx.req.body as Readable | undefined) ?? ctx.req.raw;
   const body = new LazyBody(source, 1024 * 1024);
   const tried = new Set<Upstream>();
-  for (;;) {
-    const { upstream: u } = gw.placeNew(path.key, tried);
-    const put = () =>
-      gw.send(u, {
-        method: 'PUT',
-        key: path.key,
-        headers: upstreamRequestHeaders(ctx.req.headers),
-        body,
-        signal: ctx.signal,
-      });
-    let res;
-    try {
-      await gw.ensureParent(u, path.key, ctx.signal);
-      res = await put();
-    } catch (err) {
-      // Nothing reached this candidate and no body byte left: the next candidate takes the file
-      // (issue #2: "A write that creates a new file ... goes to the next HRW candidate when the owner is down").
-      const o = outcomeOf(err);
-      if (!body.started && (o.kind === 'down' || (o.kind === 'transport' && o.connect))) {
-        tried.add(u);
-        continue;
-      }
-      throw err;
-    }
-    // A 409 after our parent check means a stale cache entry: forget it, recreate the ancestors and, if the
-    // body was small enough to keep, send it again.
-    if (res.status === 409) {
-      gw.forgetCollections();
-      if (body.replayable) {
-        await res.body.dump();
+  // One writer of a key at a time, including the replay of its repairs (see Gateway.withKeyLock).
+  return gw.withKeyLock([path.key], async () => {
+    for (;;) {
+      const { upstream: u } = gw.placeNew(path.key, tried);
+      const put = () =>
+        gw.send(u, {
+          method: 'PUT',
+          key: path.key,
+          headers: upstreamRequestHeaders(ctx.req.headers),
+          body,
+          signal: ctx.signal,
+        });
+      let res;
+      try {
         await gw.ensureParent(u, path.key, ctx.signal);
         res = await put();
+      } catch (err) {
+        // Nothing reached this candidate and no body byte left: the next candidate takes the file
+        // (issue #2: "A write that creates a new file ... goes to the next HRW candidate when the owner is down").
+        const o = outcomeOf(err);
+        if (!body.started && (o.kind === 'down' || (o.kind === 'transport' && o.connect))) {
+          tried.add(u);
+          continue;
+        }
+        throw err;
       }
+      // A 409 after our parent check means a stale cache entry: forget it, recreate the ancestors and, if the
+      // body was small enough to keep, send it again.
+      if (res.status === 409) {
+        gw.forgetCollections();
+        if (body.replayable) {
+          await res.body.dump();
+          await gw.ensureParent(u, path.key, ctx.signal);
+          res = await put();
+        }
+      }
+      if (res.status >= 200 && res.status < 300) gw.afterWrite(path.key, u);
+      return relay(ctx, res);
     }
-    if (res.status >= 200 && res.status < 300) gw.afterWrite(path.key, u);
-    return relay(ctx, res);
-  }
+  });
 };
