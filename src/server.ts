@@ -84,6 +84,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     { event: 'listening', url, upstreams: gateway.enabled.map((u) => ({ id: u.id, url: u.base.href })) },
     `davgate listening on ${url}`,
   );
+  log.info(
+    { event: 'locks', store: 'memory', ...config.locks },
+    'WebDAV locks are held in memory: locks taken before this start are gone, and clients must lock again',
+  );
 
   let closing: Promise<void> | undefined;
   // server.close() closes idle keep-alive sockets only once, when called; a request that finishes during the
@@ -104,6 +108,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       if (result === 'timeout') {
         log.warn({ event: 'shutdown_forced' }, 'grace period over: closing remaining connections');
         app.server.closeAllConnections();
+      }
+      if (gateway.locks.size > 0) {
+        log.warn({ event: 'locks_released', count: gateway.locks.size }, 'shutdown releases the held WebDAV locks');
       }
       await gateway.close().catch(() => undefined);
       log.info({ event: 'stopped' }, 'davgate stopped');
