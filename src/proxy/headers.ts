@@ -22,9 +22,20 @@ const HOP_BY_HOP = new Set([
 /**
  * Request headers that never go upstream: `host` (undici sets the upstream's), the client's `authorization`
  * (davgate adds the upstream's own credentials), cookies, `expect` (davgate answers `100 Continue` itself),
- * and headers davgate rewrites or owns (`destination`, `if` are set by the method handler when needed).
+ * headers davgate rewrites (`destination` is set by the method handler), and the lock headers: davgate holds
+ * the locks, so `If`, `Lock-Token` and `Timeout` never reach an upstream (issue #3).
  */
-const NEVER_FORWARD = new Set(['host', 'authorization', 'cookie', 'expect', 'destination', 'if', 'x-request-id']);
+const NEVER_FORWARD = new Set([
+  'host',
+  'authorization',
+  'cookie',
+  'expect',
+  'destination',
+  'if',
+  'lock-token',
+  'timeout',
+  'x-request-id',
+]);
 
 function connectionTokens(value: string | string[] | undefined): Set<string> {
   const out = new Set<string>();

@@ -17,6 +17,8 @@ t.test('request: hop-by-hop, Connection-named, credentials and Expect never go u
     'content-type': 'audio/mpeg',
     destination: 'http://gw/x',
     if: '(<urn:uuid:1>)',
+    'lock-token': '<urn:uuid:1>',
+    timeout: 'Second-60',
   });
   t.same(out, { range: 'bytes=0-9', 'if-match': '"e1"', 'if-none-match': '"e2"', 'content-type': 'audio/mpeg' });
 });
