@@ -72,15 +72,3 @@ export function keyToGatewayHref(key: CanonicalKey, collection: boolean): string
   return encodeKey(key, '/', collection);
 }
 
-/**
- * The absolute URL of a key on an upstream.
- *
- * @param key - canonical key
- * @param upstreamBase - the upstream's base URL; user info in it is never copied into the result
- * @param collection - append a trailing slash
- * @returns e.g. `http://host:8080/dav/a%20b/`
- */
-export function keyToUpstreamUrl(key: CanonicalKey, upstreamBase: URL, collection: boolean): string {
-  const basePath = upstreamBase.pathname.endsWith('/') ? upstreamBase.pathname : upstreamBase.pathname + '/';
-  return upstreamBase.origin + encodeKey(key, basePath, collection);
-}

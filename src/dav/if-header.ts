@@ -161,23 +161,6 @@ export function formatIfHeader(h: IfHeader): string {
 }
 
 /**
- * Rewrites the Resource-Tags of a tagged-list header (e.g. gateway URLs to upstream URLs). An untagged header
- * is returned unchanged (after being checked).
- *
- * @param value - the header value
- * @param mapResource - Resource-Tag URL to new URL; exceptions propagate
- * @returns the rewritten header, formatted by {@link formatIfHeader}
- * @throws DavgateError `DAVGATE_BAD_HEADER` (400) when `value` is malformed
- */
-export function rewriteIfHeader(value: string, mapResource: (url: string) => string): string {
-  const h = parseIfHeader(value);
-  if (h.lists.every((l) => l.resource === undefined)) return value;
-  return formatIfHeader({
-    lists: h.lists.map((l) => (l.resource === undefined ? l : { ...l, resource: mapResource(l.resource) })),
-  });
-}
-
-/**
  * The lock tokens a client submits: every state token not preceded by `Not`, in order of first appearance,
  * without duplicates and without `DAV:no-lock` (which is not a lock token, §10.4.8).
  *

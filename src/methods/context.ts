@@ -139,13 +139,6 @@ export async function relay(ctx: DavContext, res: UpstreamResponse, opts: { rewr
   return ctx.reply.send(rewriter);
 }
 
-/** Throws a DavgateError for an upstream answer the handler cannot use, after draining its body. */
-export async function failFrom(res: UpstreamResponse, what: string): Promise<never> {
-  await res.body.dump();
-  if (res.status === 401 || res.status === 407) throw Errors.BAD_GATEWAY(`${res.upstream.id} rejected davgate's credentials`);
-  throw new DavgateError('DAVGATE_UPSTREAM_STATUS', res.status >= 400 ? res.status : 502, `${res.upstream.id} answered ${res.status} to ${what}`);
-}
-
 /** Sends a plain answer with no body. */
 export function empty(ctx: DavContext, status: number, headers: Record<string, string> = {}): void {
   ctx.reply.code(status);

@@ -86,11 +86,4 @@ export class RepairJournal {
     }
     return out;
   }
-
-  /** Every source upstream that holds a displaced copy of `key`. */
-  sourcesOf(key: string): string[] {
-    const out: string[] = [];
-    for (const r of this.#byKey.get(key)?.values() ?? []) if (r.action === 'replace-from') out.push(r.source);
-    return out;
-  }
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatIfHeader, lockTokensOf, parseIfHeader, rewriteIfHeader } from '../../src/dav/if-header.js';
+import { formatIfHeader, lockTokensOf, parseIfHeader } from '../../src/dav/if-header.js';
 
 const T1 = 'urn:uuid:181d4fae-7d8c-11d0-a765-00a0c91e6bf2';
 const T2 = 'opaquelocktoken:e454f3f3-acdc-452a-56c7-00a0c91e4b7e';
@@ -51,16 +51,6 @@ t.test('tagged lists, several resources, several lists per resource', async (t) 
   t.strictSame(lockTokensOf(h), [T1, T2]);
 });
 
-t.test('rewriteIfHeader maps Resource-Tags only', async (t) => {
-  const v = `<http://gw/a> (<${T1}>) <http://gw/b> (<${T2}>) (Not <DAV:no-lock>)`;
-  t.equal(
-    rewriteIfHeader(v, (u) => u.replace('http://gw/', 'http://up1:8080/dav/')),
-    `<http://up1:8080/dav/a> (<${T1}>) <http://up1:8080/dav/b> (<${T2}>) (Not <DAV:no-lock>)`,
-  );
-  const untagged = `( <${T1}>  )`;
-  t.equal(rewriteIfHeader(untagged, () => 'never'), untagged, 'untagged returned unchanged');
-});
-
 t.test('an entity-tag may contain ] and spaces inside its quotes', async (t) => {
   const h = parseIfHeader('([ "a]b" ] [W/"c d"])');
   t.strictSame(h.lists[0]!.conditions.map((c) => c.value), ['"a]b"', 'W/"c d"']);
@@ -95,5 +85,4 @@ t.test('malformed headers are BAD_HEADER', async (t) => {
   ]) {
     t.throws(() => parseIfHeader(bad), { code: 'DAVGATE_BAD_HEADER', statusCode: 400, message: /^invalid header: If: / }, JSON.stringify(bad));
   }
-  t.throws(() => rewriteIfHeader('(', (u) => u), { code: 'DAVGATE_BAD_HEADER' });
 });
