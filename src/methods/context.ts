@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DavgateError, Errors } from '../errors.js';
+import { Errors } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { keyToGatewayHref, upstreamHrefToKey } from '../dav/href.js';
 import { createHrefRewriter } from '../dav/rewrite-stream.js';
