@@ -145,29 +145,29 @@ export function evaluateIf(
 
 /**
  * The needed locks whose token was not submitted (RFC 4918 §6.1, §7.1, §10.4.1): a write to a locked resource
- * must submit the lock's token. Exclusive locks need their own token. For shared locks rooted at the same
- * resource, any one of their tokens satisfies all of them: a shared lock lets each holder write, so a holder
- * of one shared lock must not be blocked by the other holders' shared locks on that resource.
+ * must submit the lock's token. Exclusive locks need their own token. Shared locks: any one submitted shared
+ * token among `needed` satisfies all of them — a shared lock lets each holder write, so a holder of one shared
+ * lock must not be blocked by other holders' shared locks on that resource, whatever their roots (a depth
+ * infinity lock on the folder and a depth 0 lock on the file both cover the file; Apache agrees).
  *
  * The lock creator check of §6.4 (the submitting principal must be the lock's) is the caller's, with
  * `ActiveLock.principal`.
  *
- * @param needed - the live locks the request must satisfy, e.g. `covering(key)` plus, for DELETE/MOVE of a
- *   collection, `below(key)`
+ * @param needed - the live locks covering ONE written resource (`covering(key)`); call once per resource
+ *   (for DELETE/MOVE of a collection, once more for each resource below it that a lock covers)
  * @param submitted - tokens from {@link lockTokensOf}, without `<>`
  * @returns the unsatisfied locks, in the order of `needed`, without duplicates; empty when all are satisfied.
  *   Their roots go into the `DAV:lock-token-submitted` body (§16)
  */
 export function missingLockTokens(needed: readonly ActiveLock[], submitted: ReadonlySet<string>): ActiveLock[] {
-  const sharedRootsSatisfied = new Set<string>();
-  for (const l of needed) if (l.scope === 'shared' && submitted.has(l.token)) sharedRootsSatisfied.add(l.root);
+  const sharedSatisfied = needed.some((l) => l.scope === 'shared' && submitted.has(l.token));
   const out: ActiveLock[] = [];
   const seen = new Set<string>();
   for (const l of needed) {
     if (seen.has(l.token)) continue;
     seen.add(l.token);
     if (submitted.has(l.token)) continue;
-    if (l.scope === 'shared' && sharedRootsSatisfied.has(l.root)) continue;
+    if (l.scope === 'shared' && sharedSatisfied) continue;
     out.push(l);
   }
   return out;

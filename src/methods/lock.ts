@@ -12,6 +12,8 @@ import { lockTokensOf } from '../dav/if-header.js';
 import { lockResponseBody, parseLockInfo } from '../locks/xml.js';
 import { parseTimeoutHeader, type ActiveLock } from '../locks/manager.js';
 import { headerValue } from '../proxy/headers.js';
+import { missingLockTokens } from '../locks/if-eval.js';
+import { parentKey } from '../path/canonical.js';
 import { readBody, type DavContext, type MethodHandler } from './context.js';
 import { checkPreconditions, ifHeaderOf, LockedError } from './preconditions.js';
 
@@ -78,6 +80,18 @@ export const handleLock: MethodHandler = async (ctx) => {
   const kind = await kindOf(ctx);
   // The If header is evaluated like for any write; conflicts with held locks are the lock table's question.
   await checkPreconditions(ctx, [], { tokens: false });
+  if (kind === 'absent' && path.key !== '/') {
+    // Creating the empty resource adds a member to the parent (RFC 4918 §7.4): a depth-0 lock on the parent
+    // needs its token. Locks covering the new resource itself are conflicts, judged by the lock table below.
+    const parent = parentKey(path.key);
+    const h = ifHeaderOf(ctx);
+    const parentLocks = gw.locks.covering(parent).filter((l) => l.root === parent && l.depth === '0');
+    const missing = missingLockTokens(parentLocks, new Set(h ? lockTokensOf(h) : []));
+    if (missing.length > 0) {
+      gw.metrics.lockConflicts.inc({ reason: 'token_missing' });
+      throw new LockedError(missing);
+    }
+  }
   const result = gw.locks.lock({
     key: path.key,
     rootIsCollection: kind === 'collection',

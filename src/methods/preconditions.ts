@@ -97,15 +97,24 @@ export async function checkPreconditions(
   }
   if (opts.tokens === false) return;
   const submitted = new Set(h ? lockTokensOf(h) : []);
-  const needed = new Map<string, ActiveLock>();
+  // Each written resource is judged on its own: the locks covering it, satisfied by their tokens (one shared
+  // token serves every shared lock on that resource).
+  const resources = new Set<string>();
   for (const t of targets) {
-    for (const l of locks.covering(t.key)) needed.set(l.token, l);
-    if (t.deep) for (const l of locks.below(t.key)) needed.set(l.token, l);
-    if (t.membership && t.key !== '/') {
-      for (const l of locks.covering(parentKey(t.key))) needed.set(l.token, l);
-    }
+    resources.add(t.key);
+    if (t.deep) for (const l of locks.below(t.key)) resources.add(l.root);
   }
-  const missing = missingLockTokens([...needed.values()], submitted);
+  const missingByToken = new Map<string, ActiveLock>();
+  for (const key of resources) for (const l of missingLockTokens(locks.covering(key), submitted)) missingByToken.set(l.token, l);
+  for (const t of targets) {
+    if (!t.membership || t.key === '/') continue;
+    // Adding or removing a member changes the parent collection (RFC 4918 §7.4): its depth-0 locks count too
+    // (depth-infinity ones already cover the member).
+    const parent = parentKey(t.key);
+    const parentLocks = locks.covering(parent).filter((l) => l.root === parent && l.depth === '0');
+    for (const l of missingLockTokens(parentLocks, submitted)) missingByToken.set(l.token, l);
+  }
+  const missing = [...missingByToken.values()];
   if (missing.length > 0) {
     ctx.gw.metrics.lockConflicts.inc({ reason: 'token_missing' });
     throw new LockedError(missing);
