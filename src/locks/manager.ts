@@ -231,6 +231,12 @@ export class LockManager {
     return covers ? l : undefined;
   }
 
+  /** The unexpired lock with `token`, if any. */
+  byToken(token: string): ActiveLock | undefined {
+    const l = this.store.get(token);
+    return l && this.isLive(l) ? l : undefined;
+  }
+
   /**
    * Refreshes a lock (RFC 4918 §9.10.2): restarts its timeout from `now()`, granted by the same rules as
    * {@link lock}. Whether the client may (principal, §6.4) is the caller's decision.

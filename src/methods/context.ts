@@ -25,6 +25,8 @@ export interface DavContext {
   readonly path: ParsedPath;
   /** Aborts when the client goes away; pass it to every upstream call. */
   readonly signal: AbortSignal;
+  /** The authenticated front-side user, or null with `auth: none` (lock ownership, RFC 4918 §6.4). */
+  readonly user: string | null;
 }
 
 /** A handler for one WebDAV method. It answers through `ctx.reply` or throws a DavgateError. */

@@ -15,7 +15,13 @@ import { headerValue } from '../proxy/headers.js';
 import { missingLockTokens } from '../locks/if-eval.js';
 import { parentKey } from '../path/canonical.js';
 import { readBody, type DavContext, type MethodHandler } from './context.js';
-import { checkPreconditions, ifHeaderOf, LockedError } from './preconditions.js';
+import { checkPreconditions, ifHeaderOf, LockedError, submittedTokens } from './preconditions.js';
+
+/** Largest `DAV:owner` kept with a lock (bytes): owners are stored verbatim and repeated in every lockdiscovery. */
+export const MAX_OWNER_BYTES = 8 * 1024;
+/** Most locks held at once, and most locks covering one resource (many shared locks). */
+export const MAX_LOCKS = 100_000;
+export const MAX_LOCKS_PER_RESOURCE = 64;
 
 /** Lock XML hrefs are gateway hrefs. */
 export const gatewayHrefOf = (key: string, collection: boolean): string => keyToGatewayHref(key, collection && key !== '/');
@@ -64,11 +70,14 @@ export const handleLock: MethodHandler = async (ctx) => {
   const timeoutS = parseTimeoutHeader(headerValue(ctx.req.headers, 'timeout'));
 
   if (body.trim() === '') {
-    // Refresh (§9.10.2): no body, the If header names the lock to refresh.
+    // Refresh (§9.10.2): no body, the If header names the lock to refresh; it must hold as a whole (§10.4.1),
+    // and only the lock's creator may refresh it (§6.4).
     const h = ifHeaderOf(ctx);
-    const tokens = h ? lockTokensOf(h) : [];
-    if (tokens.length === 0) throw Errors.BAD_HEADER('a LOCK without a body refreshes a lock: send its token in an If header');
-    for (const token of tokens) {
+    if (!h || lockTokensOf(h).length === 0) {
+      throw Errors.BAD_HEADER('a LOCK without a body refreshes a lock: send its token in an If header');
+    }
+    await checkPreconditions(ctx, [], { tokens: false });
+    for (const token of submittedTokens(ctx, h)) {
       const lock = gw.locks.refresh(token, path.key, timeoutS);
       if (lock) return sendLock(ctx, lock, 200);
     }
@@ -76,6 +85,19 @@ export const handleLock: MethodHandler = async (ctx) => {
   }
 
   const info = parseLockInfo(body);
+  if (info.owner !== null && Buffer.byteLength(info.owner) > MAX_OWNER_BYTES) {
+    throw Errors.PAYLOAD_TOO_LARGE(`a lock owner is limited to ${MAX_OWNER_BYTES} bytes`);
+  }
+  // Bounded table: every lock is kept in memory and listed in lockdiscovery.
+  if (gw.locks.size >= MAX_LOCKS) {
+    throw new DavgateError('DAVGATE_TOO_MANY_LOCKS', 503, 'too many active locks', { retryAfterS: 60 });
+  }
+  if (gw.locks.covering(path.key).length >= MAX_LOCKS_PER_RESOURCE) {
+    gw.metrics.lockConflicts.inc({ reason: 'conflict' });
+    throw new DavgateError('DAVGATE_LOCKED', 423, `at most ${MAX_LOCKS_PER_RESOURCE} locks may cover one resource`, {
+      precondition: 'no-conflicting-lock',
+    });
+  }
   const depth = parseDepth(headerValue(ctx.req.headers, 'depth'), ['0', 'infinity'], 'infinity');
   const kind = await kindOf(ctx);
   // The If header is evaluated like for any write; conflicts with held locks are the lock table's question.
@@ -86,7 +108,7 @@ export const handleLock: MethodHandler = async (ctx) => {
     const parent = parentKey(path.key);
     const h = ifHeaderOf(ctx);
     const parentLocks = gw.locks.covering(parent).filter((l) => l.root === parent && l.depth === '0');
-    const missing = missingLockTokens(parentLocks, new Set(h ? lockTokensOf(h) : []));
+    const missing = missingLockTokens(parentLocks, submittedTokens(ctx, h));
     if (missing.length > 0) {
       gw.metrics.lockConflicts.inc({ reason: 'token_missing' });
       throw new LockedError(missing);
@@ -99,7 +121,7 @@ export const handleLock: MethodHandler = async (ctx) => {
     scope: info.scope,
     owner: info.owner,
     timeoutS,
-    principal: (ctx.req as { user?: string }).user ?? null,
+    principal: ctx.user,
   });
   if (!result.ok) {
     gw.metrics.lockConflicts.inc({ reason: 'conflict' });
@@ -122,6 +144,11 @@ export const handleUnlock: MethodHandler = async (ctx) => {
   const raw = headerValue(ctx.req.headers, 'lock-token');
   const m = raw === undefined ? null : /^\s*<([^>]+)>\s*$/.exec(raw);
   if (!m) throw Errors.BAD_HEADER('Lock-Token must be a Coded-URL, e.g. <urn:uuid:…>');
+  const held = ctx.gw.locks.byToken(m[1]!);
+  if (held && held.principal !== null && held.principal !== ctx.user) {
+    // Only the lock's creator may remove it (RFC 4918 §6.4, §9.11).
+    throw new DavgateError('DAVGATE_NOT_LOCK_OWNER', 403, 'the lock belongs to another user');
+  }
   const lock = ctx.gw.locks.unlock(m[1]!, ctx.path.key);
   if (!lock) {
     throw new DavgateError('DAVGATE_LOCK_TOKEN_MISMATCH', 409, 'no lock with this token covers the request URI', {

@@ -11,6 +11,8 @@ import { lockTokensOf, parseIfHeader, type IfHeader } from '../dav/if-header.js'
 import { evaluateIf, ifHeaderKeys, ifHeaderNeedsEtags, missingLockTokens, type ResourceState } from '../locks/if-eval.js';
 import type { ActiveLock } from '../locks/manager.js';
 import { parentKey, parsePath } from '../path/canonical.js';
+import { parseMultistatus } from '../dav/multistatus.js';
+import { DAV_NS, findChild, textOf } from '../dav/xml.js';
 import { headerValue } from '../proxy/headers.js';
 import { firstFound } from './candidates.js';
 import type { DavContext } from './context.js';
@@ -44,9 +46,18 @@ export function ifHeaderOf(ctx: DavContext): IfHeader | undefined {
 function resolverFor(ctx: DavContext): (url: string) => string | null {
   const host = (headerValue(ctx.req.headers, 'host') ?? '').toLowerCase();
   return (url) => {
+    let u: URL;
     try {
-      const u = new URL(url, `http://${host || 'gateway.invalid'}/`);
-      if (/^https?:$/.test(u.protocol) && host && u.host.toLowerCase() !== host && !url.startsWith('/')) return null;
+      u = new URL(url, `http://${host || 'gateway.invalid'}/`);
+    } catch {
+      return null;
+    }
+    if (!/^https?:$/.test(u.protocol)) return null;
+    // An absolute path is ours; an absolute URI or a network-path reference (`//host/…`) must name this host
+    // (RFC 4918 §10.4.2: a Resource-Tag is an absolute URI or an absolute path).
+    const absolutePath = url.startsWith('/') && !url.startsWith('//');
+    if (!absolutePath && u.host.toLowerCase() !== host) return null;
+    try {
       return parsePath(u.pathname).key;
     } catch {
       return null;
@@ -54,18 +65,63 @@ function resolverFor(ctx: DavContext): (url: string) => string | null {
   };
 }
 
-/** The current ETag of `key`, by asking its upstream (HEAD; a collection has none). */
+const GETETAG_PROPFIND =
+  '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>';
+
+/**
+ * The current ETag of `key`: its `DAV:getetag` (RFC 4918 §15.6), by PROPFIND Depth 0 on its upstream. Not HEAD:
+ * some servers (webdav-server) send no ETag header, and PROPFIND is what 坚果云 answers cheaply too.
+ */
 async function etagOf(ctx: DavContext, key: string): Promise<{ exists: boolean; etag: string | null }> {
   try {
-    const res = await firstFound(ctx, key, (u) => ctx.gw.send(u, { method: 'HEAD', key, signal: ctx.signal }));
-    await res.body.dump();
-    if (res.status >= 400) return { exists: res.status !== 404, etag: null };
-    const etag = res.headers['etag'];
-    return { exists: true, etag: typeof etag === 'string' ? etag : null };
+    const res = await firstFound(
+      ctx,
+      key,
+      (u) =>
+        ctx.gw.send(u, {
+          method: 'PROPFIND',
+          key,
+          headers: { depth: '0', 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity' },
+          body: GETETAG_PROPFIND,
+          signal: ctx.signal,
+        }),
+      { badRequestMeansAbsent: true },
+    );
+    if (res.status !== 207) {
+      await res.body.dump();
+      return { exists: res.status < 400, etag: null };
+    }
+    const first = parseMultistatus(await res.body.text())[0];
+    let etag: string | null = null;
+    for (const ps of first?.element.children ?? []) {
+      if (typeof ps === 'string' || ps.local !== 'propstat') continue;
+      const prop = findChild(ps, DAV_NS, 'prop');
+      const el = prop && findChild(prop, DAV_NS, 'getetag');
+      const status = findChild(ps, DAV_NS, 'status');
+      if (el && status && /\s200\s/.test(` ${textOf(status)} `) && textOf(el).trim() !== '') etag = textOf(el).trim();
+    }
+    return { exists: true, etag };
   } catch (err) {
     if (err instanceof DavgateError && err.statusCode === 404) return { exists: false, etag: null };
     throw err;
   }
+}
+
+/** At most this many resources may be named by one If header: each costs an upstream request. */
+export const MAX_IF_RESOURCES = 32;
+
+/**
+ * The lock tokens a request submits (every state token of its If header, RFC 4918 §10.4.1), less those of
+ * locks another principal created: a lock token is usable only by its creator (§6.4).
+ */
+export function submittedTokens(ctx: DavContext, h: IfHeader | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const token of h ? lockTokensOf(h) : []) {
+    const lock = ctx.gw.locks.byToken(token);
+    if (lock && lock.principal !== null && lock.principal !== ctx.user) continue;
+    out.add(token);
+  }
+  return out;
 }
 
 /**
@@ -87,7 +143,9 @@ export async function checkPreconditions(
     const resolve = resolverFor(ctx);
     const states = new Map<string, ResourceState>();
     const needEtags = ifHeaderNeedsEtags(h);
-    for (const key of ifHeaderKeys(h, ctx.path.key, resolve)) {
+    const keys = ifHeaderKeys(h, ctx.path.key, resolve);
+    if (keys.length > MAX_IF_RESOURCES) throw Errors.BAD_HEADER(`If names more than ${MAX_IF_RESOURCES} resources`);
+    for (const key of keys) {
       const tag = needEtags ? await etagOf(ctx, key) : { exists: true, etag: null };
       states.set(key, { ...tag, lockTokens: locks.covering(key).map((l) => l.token) });
     }
@@ -96,7 +154,7 @@ export async function checkPreconditions(
     if (!evaluateIf(h, ctx.path.key, resolve, state)) throw Errors.PRECONDITION_FAILED('If header evaluated to false');
   }
   if (opts.tokens === false) return;
-  const submitted = new Set(h ? lockTokensOf(h) : []);
+  const submitted = submittedTokens(ctx, h);
   // Each written resource is judged on its own: the locks covering it, satisfied by their tokens (one shared
   // token serves every shared lock on that resource).
   const resources = new Set<string>();
