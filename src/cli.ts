@@ -204,6 +204,27 @@ function buildProgram(io: CliIO, result: { code: number | undefined }): Command 
     });
 
   program
+    .command('sim')
+    .description('run a simulated 坚果云 (Jianguoyun) WebDAV account on loopback, for experiments and tests')
+    .argument('<vendor>', 'the vendor to simulate: jianguoyun')
+    .option('--data <dir>', "folder for the account's files (default: in memory)")
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--port <port>', 'port (default: any free one)')
+    .option('--plan <plan>', 'free (600 requests per window) or paid (1500)')
+    .option('--budget <n>', 'requests per window')
+    .option('--window <seconds>', 'window length (default 1800)')
+    .option('--max-in-flight <n>', 'concurrent requests before 503')
+    .option('--latency <ms>', 'added latency: <ms> or <min>-<max>')
+    .option('--max-file-bytes <n>', 'single-file cap')
+    .option('--page-size <n>', 'PROPFIND page size (default 750)')
+    .option('--username <email>', 'Basic user')
+    .option('--password <password>', 'app password (default: random, printed)')
+    .action(async (vendor: string, opts: Record<string, string | undefined>) => {
+      const { simCliAction } = await import('./sim/jianguoyun.js');
+      result.code = await simCliAction(vendor, opts, io);
+    });
+
+  program
     .command('hash-password')
     .description('print a bcrypt hash for auth.users[].passwordHash (prompts without echo on a terminal)')
     .option('--password-stdin', 'read the password from standard input (one trailing newline removed)')
