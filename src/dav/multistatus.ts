@@ -86,6 +86,20 @@ export function rewriteHrefs(el: XmlElement, map: (href: string) => string): Xml
   return copy;
 }
 
+/**
+ * A copy of a DAV:response whose own href (its first DAV:href child) is `href`. Used to give collections their
+ * trailing slash whatever the upstream wrote (坚果云 lists folders without one, jianguoyun.md §5).
+ */
+export function withResponseHref(response: XmlElement, href: string): XmlElement {
+  let done = false;
+  const children = response.children.map((c) => {
+    if (done || typeof c === 'string' || c.ns !== DAV_NS || c.local !== 'href') return c;
+    done = true;
+    return { ...c, children: [href] };
+  });
+  return { ...response, children };
+}
+
 /** One upstream's entry for one key, as given to {@link mergeListing}. */
 export interface ListingEntry {
   /** Canonical key of the resource. */

@@ -4,8 +4,9 @@
  * with 503: a partial listing makes sync clients delete data (issue #2, "PROPFIND").
  */
 import { DavgateError, Errors } from '../errors.js';
-import { mergeListing, parseMultistatus, rewriteHrefs, type ListingEntry, type MergedEntry } from '../dav/multistatus.js';
-import { upstreamHrefToKey } from '../dav/href.js';
+import { mergeListing, parseMultistatus, rewriteHrefs, withResponseHref, type ListingEntry, type MergedEntry } from '../dav/multistatus.js';
+import { keyToGatewayHref, upstreamHrefToKey } from '../dav/href.js';
+import { MAX_LISTING_PAGES, nextPagePath } from '../proxy/paging.js';
 import type { DavContext } from './context.js';
 import { hrefMapper } from './context.js';
 
@@ -40,40 +41,51 @@ export async function listCollection(ctx: DavContext, key: string, opts: ListOpt
         return { u, error: Errors.INCOMPLETE_LISTING(`${u.id} is down`, { retryAfterS: Math.max(1, Math.ceil(u.health.cooldownRemainingMs() / 1000)) }) };
       }
       try {
-        const res = await gw.send(u, {
-          method: 'PROPFIND',
-          key,
-          collection: key !== '/' && opts.collection,
-          headers: {
-            depth: '1',
-            'content-type': 'application/xml; charset=utf-8',
-            'accept-encoding': 'identity',
-            ...opts.headers,
-          },
-          body: opts.body,
-          signal: ctx.signal,
-        });
-        if (res.status === 404 || res.status === 409) {
-          await res.body.dump();
-          return { u, responses: [] as ListingEntry[], absent: true };
-        }
-        if (res.status !== 207) {
-          await res.body.dump();
-          if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 403) {
-            return { u, error: new DavgateError('DAVGATE_UPSTREAM_STATUS', res.status, `${u.id} answered ${res.status}`) };
-          }
-          return { u, error: Errors.INCOMPLETE_LISTING(`${u.id} answered ${res.status}`, { retryAfterS: 5 }) };
-        }
-        const text = await res.body.text();
-        if (text.length > MAX_LISTING_BYTES) throw Errors.INCOMPLETE_LISTING(`${u.id} listing too large`);
+        const headers = {
+          depth: '1',
+          'content-type': 'application/xml; charset=utf-8',
+          'accept-encoding': 'identity',
+          ...opts.headers,
+        };
         const map = hrefMapper(u);
         const responses: ListingEntry[] = [];
-        for (const r of parseMultistatus(text)) {
-          const k = upstreamHrefToKey(r.href, u.base);
-          // A copy the repair journal marks stale (overwritten or deleted during this upstream's outage) is
-          // not listed; the fresh copy, if any, comes from the upstream that holds it.
-          if (k === null || gw.repairs.isStale(k, u.id)) continue;
-          responses.push({ key: k, isCollection: r.isCollection, element: rewriteHrefs(r.element, map) });
+        let rawPath: string | undefined;
+        // Every page of a paged listing (proxy/paging.ts); a page that fails fails the whole listing.
+        for (let page = 0; ; page++) {
+          if (page >= MAX_LISTING_PAGES) throw Errors.INCOMPLETE_LISTING(`${u.id}: more than ${MAX_LISTING_PAGES} pages`);
+          const res = await gw.send(u, {
+            method: 'PROPFIND',
+            key,
+            collection: key !== '/' && opts.collection,
+            ...(rawPath !== undefined ? { rawPath } : {}),
+            headers,
+            body: opts.body,
+            signal: ctx.signal,
+          });
+          if (page === 0 && (res.status === 404 || res.status === 409)) {
+            await res.body.dump();
+            return { u, responses: [] as ListingEntry[], absent: true };
+          }
+          if (res.status !== 207) {
+            await res.body.dump();
+            if (page === 0 && res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 403) {
+              return { u, error: new DavgateError('DAVGATE_UPSTREAM_STATUS', res.status, `${u.id} answered ${res.status}`) };
+            }
+            return { u, error: Errors.INCOMPLETE_LISTING(`${u.id} answered ${res.status}`, { retryAfterS: 5 }) };
+          }
+          const text = await res.body.text();
+          if (text.length > MAX_LISTING_BYTES) throw Errors.INCOMPLETE_LISTING(`${u.id} listing too large`);
+          for (const r of parseMultistatus(text)) {
+            const k = upstreamHrefToKey(r.href, u.base);
+            // A copy the repair journal marks stale (overwritten or deleted during this upstream's outage) is
+            // not listed; the fresh copy, if any, comes from the upstream that holds it.
+            if (k === null || gw.repairs.isStale(k, u.id)) continue;
+            const element = withResponseHref(rewriteHrefs(r.element, map), keyToGatewayHref(k, r.isCollection));
+            responses.push({ key: k, isCollection: r.isCollection, element });
+          }
+          const next = nextPagePath(res.headers['link'], u.base);
+          if (next === null) break;
+          rawPath = next;
         }
         return { u, responses };
       } catch (err) {

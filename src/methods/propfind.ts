@@ -6,8 +6,8 @@
  */
 import { Errors } from '../errors.js';
 import { parseDepth } from '../dav/destination.js';
-import { upstreamHrefToKey } from '../dav/href.js';
-import { parseMultistatus, rewriteHrefs, serializeMultistatus } from '../dav/multistatus.js';
+import { keyToGatewayHref, upstreamHrefToKey } from '../dav/href.js';
+import { parseMultistatus, rewriteHrefs, serializeMultistatus, withResponseHref } from '../dav/multistatus.js';
 import { parseXml, type XmlElement } from '../dav/xml.js';
 import { davFragment, parsePropRequest, withLockProps, type PropRequest } from '../locks/props.js';
 import { lockDiscoveryXml, supportedLockXml } from '../locks/xml.js';
@@ -72,7 +72,11 @@ export const handlePropfind: MethodHandler = async (ctx) => {
   return send207(
     ctx,
     serializeMultistatus(
-      responses.map((r) => withLocks(ctx, rewriteHrefs(r.element, map), upstreamHrefToKey(r.href, res.upstream.base) ?? path.key, req)),
+      responses.map((r) => {
+        const key = upstreamHrefToKey(r.href, res.upstream.base) ?? path.key;
+        const el = withResponseHref(rewriteHrefs(r.element, map), keyToGatewayHref(key, r.isCollection));
+        return withLocks(ctx, el, key, req);
+      }),
     ),
   );
 };

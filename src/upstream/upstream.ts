@@ -32,6 +32,11 @@ export interface UpstreamRequest {
   readonly signal?: AbortSignal | undefined;
   /** Skip the "marked down" check (health probes). */
   readonly probe?: boolean;
+  /**
+   * Send to this path (and query) on the upstream's origin instead of the key's path: the next page of a
+   * paged listing (`Link: <…>; rel="next"`). Must lie under the base path; see `proxy/paging.ts`.
+   */
+  readonly rawPath?: string;
 }
 
 /** An upstream answer. The admission slot is held until `body` ends or is destroyed. */
@@ -192,7 +197,7 @@ export class Upstream {
     let res: Dispatcher.ResponseData;
     try {
       res = await this.#pool.request({
-        path: this.pathFor(req.key, req.collection ?? false),
+        path: req.rawPath ?? this.pathFor(req.key, req.collection ?? false),
         method: req.method as Dispatcher.HttpMethod,
         headers,
         body: req.body ?? null,
