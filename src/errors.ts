@@ -81,6 +81,10 @@ export const Errors = {
   QUEUE_TIMEOUT: define('DAVGATE_QUEUE_TIMEOUT', 503, 'timed out waiting for an upstream slot'),
   /** 503: the upstream is marked down. */
   UPSTREAM_DOWN: define('DAVGATE_UPSTREAM_DOWN', 503, 'upstream is down'),
+  /** 503: the account answered `503 BlockedTemporarily` and rests for a while (jianguoyun.md §1). */
+  UPSTREAM_COOLING: define('DAVGATE_UPSTREAM_COOLING', 503, 'upstream account is throttled, cooling down'),
+  /** 503: the account's request budget has no room within the queue timeout (jianguoyun.md §1). */
+  BUDGET_EXHAUSTED: define('DAVGATE_BUDGET_EXHAUSTED', 503, 'upstream request budget exhausted'),
   /** 503: no upstream is available at all. */
   NO_UPSTREAM: define('DAVGATE_NO_UPSTREAM', 503, 'no upstream available'),
   /** 503: a listing could not be completed on every upstream; a partial listing is never sent. */

@@ -77,6 +77,13 @@ export class Gateway {
     this.enabled = this.upstreams.filter((u) => u.enabled);
     for (const u of this.upstreams) u.onUp = () => void this.runRepairs(u);
     metrics.pendingRepairsSource = () => this.repairs.size;
+    metrics.budgetSource = () =>
+      this.upstreams.map((u) => ({
+        id: u.id,
+        remaining: u.budget ? u.budget.remaining() : null,
+        used: u.budget ? u.budget.used() : null,
+        cooling: u.cooling,
+      }));
     this.locks = new LockManager(new MemoryLockStore(), {
       defaultTimeoutS: config.locks.defaultTimeoutS,
       maxTimeoutS: config.locks.maxTimeoutS,
@@ -506,7 +513,16 @@ export function outcomeOf(err: unknown): AttemptOutcome {
   if (err instanceof UpstreamTransportError) return { kind: 'transport', connect: err.connect, timeout: err.timeout };
   if (err instanceof DavgateError) {
     if (err.code === 'DAVGATE_UPSTREAM_DOWN') return { kind: 'down' };
-    if (err.code === 'DAVGATE_QUEUE_FULL' || err.code === 'DAVGATE_QUEUE_TIMEOUT') return { kind: 'queue' };
+    // Queue, budget and cool-down refusals are final: retrying soon cannot help.
+    if (
+      err.code === 'DAVGATE_QUEUE_FULL' ||
+      err.code === 'DAVGATE_QUEUE_TIMEOUT' ||
+      err.code === 'DAVGATE_BUDGET_EXHAUSTED' ||
+      err.code === 'DAVGATE_UPSTREAM_COOLING' ||
+      err.code === 'DAVGATE_UPSTREAM_STATUS'
+    ) {
+      return { kind: 'queue' };
+    }
     if (err.statusCode === 499) return { kind: 'client-aborted' };
   }
   return { kind: 'transport', connect: false, timeout: false };

@@ -132,6 +132,28 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Per-upstream budget and cooling state, read at scrape time from {@link budgetSource}. */
+  budgetSource: () => { id: string; remaining: number | null; used: number | null; cooling: boolean }[] = () => [];
+  readonly budgetRemaining: Gauge<'upstream'>;
+  readonly budgetUsed: Gauge<'upstream'>;
+  readonly cooling: Gauge<'upstream'>;
+
+  /** Time requests spent waiting for budget (seconds). */
+  readonly budgetWait = new Counter({
+    name: 'davgate_upstream_budget_wait_seconds_total',
+    help: 'Time requests waited for room in an upstream request budget.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
+  /** `503 BlockedTemporarily` answers seen. */
+  readonly throttles = new Counter({
+    name: 'davgate_upstream_throttles_total',
+    help: 'Throttle answers (503 BlockedTemporarily) received from an upstream account.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
   /** Clients that went away before their response finished. */
   readonly clientAborts = new Counter({
     name: 'davgate_client_aborts_total',
@@ -141,6 +163,34 @@ export class Metrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const source = () => this.pendingRepairsSource();
+    const budgets = () => this.budgetSource();
+    this.budgetRemaining = new Gauge({
+      name: 'davgate_upstream_budget_remaining_requests',
+      help: 'Requests left in the current budget window of an upstream (only upstreams with a budget).',
+      labelNames: ['upstream'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const b of budgets()) if (b.remaining !== null) this.set({ upstream: b.id }, b.remaining);
+      },
+    });
+    this.budgetUsed = new Gauge({
+      name: 'davgate_upstream_budget_used_requests',
+      help: 'Requests sent within the current budget window of an upstream (only upstreams with a budget).',
+      labelNames: ['upstream'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const b of budgets()) if (b.used !== null) this.set({ upstream: b.id }, b.used);
+      },
+    });
+    this.cooling = new Gauge({
+      name: 'davgate_upstream_cooling',
+      help: '1 while an upstream account rests after 503 BlockedTemporarily.',
+      labelNames: ['upstream'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const b of budgets()) this.set({ upstream: b.id }, b.cooling ? 1 : 0);
+      },
+    });
     const lockSource = () => this.locksActiveSource();
     this.locksActive = new Gauge({
       name: 'davgate_locks_active',

@@ -106,6 +106,10 @@ const UPSTREAM_KEYS = [
   'weight',
   'enabled',
   'description',
+  'profile',
+  'plan',
+  'budget',
+  'coolingMs',
 ] as const;
 const AUTH_KEYS = ['mode', 'realm', 'users'] as const;
 const USER_KEYS = ['username', 'passwordHash'] as const;
@@ -273,7 +277,7 @@ function rawFromFile(root: Obj, dir: string, p: Problems): Raw {
           return;
         }
         checkKeys(u, path, UPSTREAM_KEYS, p);
-        for (const k of ['id', 'url', 'maxConcurrent', 'weight', 'enabled', 'description'] as const) {
+        for (const k of ['id', 'url', 'maxConcurrent', 'weight', 'enabled', 'description', 'profile', 'plan', 'budget', 'coolingMs'] as const) {
           if (u[k] !== undefined && u[k] !== null) fields.set(k, { value: u[k], key: `${path}.${k}` });
         }
         takeSecret(u, path, 'username', 'usernameFile', dir, fields, p);
@@ -467,6 +471,42 @@ function validateUpstream(r: RawUpstream, p: Problems): UpstreamConfig {
     } else weight = weightSrc.value;
   }
   const description = str(f('description'), p, { optional: true });
+  const profileSrc = f('profile');
+  const profile = str(profileSrc, p, { def: 'generic' });
+  if (profile !== 'generic' && profile !== 'jianguoyun') p.add(profileSrc!.key, 'must be generic or jianguoyun');
+  const planSrc = f('plan');
+  const plan = str(planSrc, p, { def: 'free' });
+  if (plan !== 'free' && plan !== 'paid') p.add(planSrc!.key, 'must be free (600 requests per 30 min) or paid (1500)');
+  if (profile === 'jianguoyun' && /^\/dav\/?$/.test(new URL(url).pathname)) {
+    p.add(f('url')?.key ?? `${r.key}.url`, 'a 坚果云 account cannot hold files directly under /dav/: use a sandbox folder, e.g. https://dav.jianguoyun.com/dav/davgate/');
+  }
+  const budgetSrc = f('budget');
+  let budget: UpstreamConfig['budget'];
+  const jgyRequests = Math.floor(
+    (plan === 'paid' ? DEFAULTS.jianguoyunPaidRequests : DEFAULTS.jianguoyunFreeRequests) * DEFAULTS.jianguoyunBudgetShare,
+  );
+  if (budgetSrc !== undefined && budgetSrc.value !== undefined) {
+    const b = budgetSrc.value as Record<string, unknown>;
+    const n = (k: string, def: number, min: number) => {
+      const v = b[k] ?? def;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 2 ** 31 - 1) {
+        p.add(`${budgetSrc.key}.${k}`, `must be an integer >= ${min}`);
+        return def;
+      }
+      return v;
+    };
+    if (typeof b !== 'object' || b === null || Array.isArray(b)) p.add(budgetSrc.key, 'must be a mapping: { requests, windowMs, minSpacingMs }');
+    else {
+      for (const k of Object.keys(b)) if (!['requests', 'windowMs', 'minSpacingMs'].includes(k)) p.add(`${budgetSrc.key}.${k}`, 'unknown key');
+      budget = {
+        requests: n('requests', jgyRequests, 1),
+        windowMs: n('windowMs', DEFAULTS.jianguoyunWindowMs, 1),
+        minSpacingMs: n('minSpacingMs', profile === 'jianguoyun' ? DEFAULTS.jianguoyunMinSpacingMs : 0, 0),
+      };
+    }
+  } else if (profile === 'jianguoyun') {
+    budget = { requests: jgyRequests, windowMs: DEFAULTS.jianguoyunWindowMs, minSpacingMs: DEFAULTS.jianguoyunMinSpacingMs };
+  }
   return {
     id,
     url,
@@ -476,6 +516,9 @@ function validateUpstream(r: RawUpstream, p: Problems): UpstreamConfig {
     weight,
     enabled: bool(f('enabled'), p, true),
     ...(description !== undefined ? { description } : {}),
+    profile: profile as UpstreamConfig['profile'],
+    ...(budget !== undefined ? { budget } : {}),
+    coolingMs: ms(f('coolingMs'), p, DEFAULTS.coolingMs),
   };
 }
 

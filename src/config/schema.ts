@@ -23,6 +23,18 @@ export interface UpstreamConfig {
   readonly enabled: boolean;
   /** Free text for operators. */
   readonly description?: string | undefined;
+  /**
+   * How the account behaves: `generic` (an ordinary WebDAV server) or `jianguoyun` (a 坚果云 account: a request
+   * budget per window and `503 BlockedTemporarily` throttling, see ../shared/jianguoyun.md §1).
+   */
+  readonly profile: 'generic' | 'jianguoyun';
+  /**
+   * Request budget: at most `requests` requests in any `windowMs` window, at least `minSpacingMs` apart. Every
+   * upstream request counts (listing pages, ancestor MKCOLs, probes). Absent: no budget.
+   */
+  readonly budget?: { readonly requests: number; readonly windowMs: number; readonly minSpacingMs: number } | undefined;
+  /** How long a throttled account rests after `503 BlockedTemporarily` (ms). */
+  readonly coolingMs: number;
 }
 
 /** A front-side user for HTTP Basic authentication. */
@@ -101,6 +113,15 @@ export const DEFAULTS = {
   bodyTimeoutMs: 120_000,
   maxXmlBodyBytes: 1024 * 1024,
   retryBackoffMs: 200,
+  /** 坚果云 budgets (jianguoyun.md §1) and the share davgate uses, leaving a safety margin. */
+  jianguoyunFreeRequests: 600,
+  jianguoyunPaidRequests: 1500,
+  jianguoyunWindowMs: 30 * 60_000,
+  jianguoyunBudgetShare: 0.9,
+  /** The vendor's own client spaces requests 200 ms apart (jianguoyun.md §2). */
+  jianguoyunMinSpacingMs: 200,
+  /** A block lasts on the order of the 30-minute window (jianguoyun.md §1). */
+  coolingMs: 30 * 60_000,
   lockDefaultTimeoutS: 3_600,
   lockMaxTimeoutS: 86_400,
   shutdownGraceMs: 10_000,

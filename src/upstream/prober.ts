@@ -23,6 +23,8 @@ export function startProber(gw: Gateway): Prober {
     try {
       await Promise.all(
         gw.enabled.map(async (u) => {
+          // A cooling account gets no probe until its rest is over (issue #4); then one probe.
+          if (u.cooling) return;
           if (!u.health.healthy && !u.health.probeDue()) return;
           if (await u.probe(probeTimeoutMs)) await gw.runRepairs(u);
         }),

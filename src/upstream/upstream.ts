@@ -2,6 +2,7 @@
  * One upstream WebDAV account: it owns its undici Pool, its admission limiter, its health and its counters,
  * and nothing else mutates them (house style, after Caddy's `hosts.go`).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
@@ -13,6 +14,7 @@ import { statusClass } from '../metrics.js';
 import { encodeKey } from '../path/canonical.js';
 import { HealthState } from './health.js';
 import { Limiter, type Rejection } from './limiter.js';
+import { RequestBudget } from './budget.js';
 
 /** Headers as undici returns them. */
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -96,6 +98,13 @@ export class Upstream {
   readonly #metrics: Metrics;
   readonly #log: Logger;
   #lastLatencyMs: number | null = null;
+  /** The account's request budget, if it has one (profile jianguoyun, or `budget:` in the config). */
+  readonly budget: RequestBudget | undefined;
+  readonly profile: UpstreamConfig['profile'];
+  readonly #coolingMs: number;
+  readonly #queueTimeoutMs: number;
+  /** End of the current cool-down (ms epoch); 0 when not cooling. */
+  #coolingUntil = 0;
   /** Called once each time the upstream comes back up (the gateway replays its repair journal). */
   onUp: (() => void) | undefined;
 
@@ -105,6 +114,10 @@ export class Upstream {
     this.enabled = cfg.enabled;
     this.maxConcurrent = cfg.maxConcurrent;
     this.description = cfg.description;
+    this.profile = cfg.profile;
+    this.budget = cfg.budget ? new RequestBudget(cfg.budget) : undefined;
+    this.#coolingMs = cfg.coolingMs;
+    this.#queueTimeoutMs = config.limits.queueTimeoutMs;
     this.base = new URL(cfg.url);
     this.#metrics = metrics;
     this.#log = log.child({ upstream: cfg.id });
@@ -135,7 +148,20 @@ export class Upstream {
 
   /** True when the upstream takes traffic now (enabled and healthy). */
   get available(): boolean {
-    return this.enabled && this.health.healthy;
+    return this.enabled && this.health.healthy && !this.cooling;
+  }
+
+  /**
+   * True while the account rests after `503 BlockedTemporarily`: throttling is a cool-down, not an outage
+   * (issue #4), so the upstream is not marked down, but nothing is sent to it, probes included.
+   */
+  get cooling(): boolean {
+    return Date.now() < this.#coolingUntil;
+  }
+
+  /** Remaining cool-down (ms). */
+  coolingRemainingMs(): number {
+    return Math.max(0, this.#coolingUntil - Date.now());
   }
 
   /** The absolute upstream URL of a key. */
@@ -175,6 +201,9 @@ export class Upstream {
    */
   async request(req: UpstreamRequest): Promise<UpstreamResponse> {
     if (!this.enabled) throw Errors.UPSTREAM_DOWN(`${this.id} is disabled`);
+    if (this.cooling) {
+      throw Errors.UPSTREAM_COOLING(this.id, { retryAfterS: Math.max(1, Math.ceil(this.coolingRemainingMs() / 1000)) });
+    }
     if (!req.probe && !this.health.healthy) {
       throw Errors.UPSTREAM_DOWN(this.id, {
         retryAfterS: Math.max(1, Math.ceil(this.health.cooldownRemainingMs() / 1000)),
@@ -191,6 +220,24 @@ export class Upstream {
       release();
       this.#gauge();
     };
+    if (this.budget) {
+      // Every request counts against the account's budget (listing pages, ancestor MKCOLs, probes too).
+      const r = this.budget.reserve(this.#queueTimeoutMs);
+      if (typeof r !== 'number') {
+        done();
+        this.#metrics.queueRejections.inc({ upstream: this.id, reason: 'budget' });
+        throw Errors.BUDGET_EXHAUSTED(this.id, { retryAfterS: Math.max(1, Math.ceil(r.refusedForMs / 1000)) });
+      }
+      if (r > 0) {
+        this.#metrics.budgetWait.inc({ upstream: this.id }, r / 1000);
+        try {
+          await sleep(r, undefined, req.signal ? { signal: req.signal } : undefined);
+        } catch (err) {
+          done();
+          throw Errors.CLIENT_CLOSED(undefined, { cause: err });
+        }
+      }
+    }
     const headers: Record<string, string> = { ...req.headers };
     if (this.#authorization) headers['authorization'] = this.#authorization;
     const started = performance.now();
@@ -218,6 +265,19 @@ export class Upstream {
       upstream: this.id,
       status_class: statusClass(res.statusCode),
     });
+    if (res.statusCode === 503 && this.profile === 'jianguoyun') {
+      // 坚果云 throttles with 503 and a BlockedTemporarily body, without Retry-After (jianguoyun.md §1).
+      const text = await res.body.text().catch(() => '');
+      done();
+      if (text.includes('BlockedTemporarily')) {
+        this.#coolingUntil = Date.now() + this.#coolingMs;
+        this.#metrics.throttles.inc({ upstream: this.id });
+        this.#log.warn({ event: 'upstream_cooling', coolingMs: this.#coolingMs }, `upstream ${this.id} throttled: cooling down`);
+        throw Errors.UPSTREAM_COOLING(this.id, { retryAfterS: Math.ceil(this.#coolingMs / 1000) });
+      }
+      this.#fail(undefined, 503);
+      throw new DavgateError('DAVGATE_UPSTREAM_STATUS', 503, `${this.id} answered 503`, { retryAfterS: 5 });
+    }
     if (UNHEALTHY_STATUS.has(res.statusCode)) this.#fail(undefined, res.statusCode);
     else this.#succeed();
     res.body.once('close', done);

@@ -63,6 +63,8 @@ t.test('environment alone: the original plan\'s names', async (t) => {
       maxConcurrent: 2,
       weight: 1,
       enabled: true,
+      profile: 'generic',
+      coolingMs: 1_800_000,
     },
     {
       id: 'local',
@@ -71,6 +73,8 @@ t.test('environment alone: the original plan\'s names', async (t) => {
       weight: 2.5,
       enabled: false,
       description: 'a local server',
+      profile: 'generic',
+      coolingMs: 1_800_000,
     },
   ]);
   t.equal(c.health.intervalMs, 15000);

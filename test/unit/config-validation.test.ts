@@ -87,6 +87,8 @@ t.test('a minimal config gets defaults, a trailing slash, and is deeply frozen',
     maxConcurrent: DEFAULTS.maxConcurrent,
     weight: DEFAULTS.weight,
     enabled: true,
+    profile: 'generic',
+    coolingMs: DEFAULTS.coolingMs,
   });
   t.ok(Object.isFrozen(c));
   t.ok(Object.isFrozen(c.upstreams));
