@@ -80,6 +80,13 @@ export interface UpstreamStatus {
   readonly consecutiveFailures: number;
   /** Remaining cool-down when down (ms). */
   readonly cooldownRemainingMs: number;
+  /** The profile (`generic`, `jianguoyun`). */
+  readonly profile: string;
+  /** True while resting after `503 BlockedTemporarily`, and for how long still (ms). */
+  readonly cooling: boolean;
+  readonly coolingRemainingMs: number;
+  /** Requests left in the budget window, or null without a budget. */
+  readonly budgetRemaining: number | null;
 }
 
 /** One upstream account. */
@@ -189,6 +196,10 @@ export class Upstream {
       lastLatencyMs: this.#lastLatencyMs,
       consecutiveFailures: this.health.consecutiveFailures,
       cooldownRemainingMs: this.health.cooldownRemainingMs(),
+      profile: this.profile,
+      cooling: this.cooling,
+      coolingRemainingMs: this.coolingRemainingMs(),
+      budgetRemaining: this.budget ? this.budget.remaining() : null,
     };
   }
 
