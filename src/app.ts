@@ -169,6 +169,7 @@ async function buildAppWith(gw: Gateway, log: Logger) {
         const rawUrl = req.raw.url ?? '/';
         const q = rawUrl.indexOf('?');
         const path = parsePath(q >= 0 ? rawUrl.slice(0, q) : rawUrl);
+        gw.checkNames(path.segments);
         const ctx: DavContext = { gw, req, reply, method: req.method, path, signal: ctl.signal, user: result.user };
         await HANDLERS[req.method as keyof typeof HANDLERS](ctx);
       } catch (err) {

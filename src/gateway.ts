@@ -67,6 +67,8 @@ export class Gateway {
   readonly #repairing = new Map<string, Promise<void>>();
   /** Per-key write serialisation: the tail of each key's queue of writers (see {@link withKeyLock}). */
   readonly #keyTails = new Map<string, Promise<void>>();
+  /** Whether an enabled upstream has the jianguoyun profile (its forbidden name characters apply). */
+  readonly #vendorNames: boolean;
 
   constructor(config: Config, log: Logger, metrics = new Metrics()) {
     this.config = config;
@@ -75,6 +77,7 @@ export class Gateway {
     this.policy = POLICIES[config.strategy]!();
     this.upstreams = config.upstreams.map((u) => new Upstream(u, config, metrics, log));
     this.enabled = this.upstreams.filter((u) => u.enabled);
+    this.#vendorNames = this.enabled.some((u) => u.profile === 'jianguoyun');
     for (const u of this.upstreams) u.onUp = () => void this.runRepairs(u);
     metrics.pendingRepairsSource = () => this.repairs.size;
     metrics.budgetSource = () =>
@@ -256,6 +259,21 @@ export class Gateway {
       // only credentials problems and upstream 5xx become a gateway error.
       const status = put.status >= 400 && put.status < 500 && put.status !== 401 && put.status !== 407 ? put.status : 502;
       throw new DavgateError('DAVGATE_UPSTREAM_STATUS', status, `${dst.id} answered ${put.status} to PUT`);
+    }
+  }
+
+  /**
+   * Refuses names some enabled upstream cannot store, before any upstream call: 坚果云 forbids
+   * `: * ? " < > |` (jianguoyun.md §5), and a file may land on any candidate.
+   *
+   * @throws DavgateError 400 `DAVGATE_BAD_PATH` naming the characters
+   */
+  checkNames(segments: readonly string[]): void {
+    if (!this.#vendorNames) return;
+    for (const seg of segments) {
+      if (/[:*?"<>|]/.test(seg)) {
+        throw Errors.BAD_PATH('names cannot contain : * ? " < > | (a 坚果云 upstream refuses them)');
+      }
     }
   }
 

@@ -40,7 +40,9 @@ export async function firstFound(
       answers.push({ kind: 'failed', status: s === 503 || s === 504 ? s : 502 });
       continue;
     }
-    if (res.status === 404 || res.status === 410 || (opts.badRequestMeansAbsent && res.status === 400)) {
+    // 坚果云 answers 409 AncestorsNotFound, not 404, for a file under a missing folder (jianguoyun.md §4).
+    const vendorAbsent = u.profile === 'jianguoyun' && res.status === 409;
+    if (res.status === 404 || res.status === 410 || vendorAbsent || (opts.badRequestMeansAbsent && res.status === 400)) {
       await res.body.dump();
       answers.push({ kind: 'absent' });
       continue;

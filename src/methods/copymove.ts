@@ -15,7 +15,7 @@ import { keyToGatewayHref } from '../dav/href.js';
 import { multistatusOfStatuses } from '../dav/error-body.js';
 import { parseMultistatus } from '../dav/multistatus.js';
 import { findChild, serializeXml, textOf, DAV_NS, type XmlElement } from '../dav/xml.js';
-import { isSameOrBelow, parentKey } from '../path/canonical.js';
+import { isSameOrBelow, keySegments, parentKey } from '../path/canonical.js';
 import { headerValue } from '../proxy/headers.js';
 import type { Upstream } from '../upstream/upstream.js';
 import { empty, relay, type DavContext, type MethodHandler } from './context.js';
@@ -144,6 +144,7 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
   const { gw, path } = ctx;
   const isMove = ctx.method === 'MOVE';
   const dest = parseDestination(headerValue(ctx.req.headers, 'destination'), headerValue(ctx.req.headers, 'host'));
+  gw.checkNames(keySegments(dest.key));
   const overwrite = parseOverwrite(headerValue(ctx.req.headers, 'overwrite'));
   const depth = isMove
     ? parseDepth(headerValue(ctx.req.headers, 'depth'), ['infinity'], 'infinity')
