@@ -71,6 +71,8 @@ const BCRYPT_PATTERN = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 const BEARER_TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+/** How the env form of an upstream password is named in messages. */
+const ENV_PASSWORD_NAME = 'WEBDAV_PASSWORD_n';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const TOP_KEYS = [
@@ -458,7 +460,8 @@ function validateUpstream(r: RawUpstream, p: Problems): UpstreamConfig {
     p.add(passSrc!.key, 'must not contain control characters (RFC 7617 §2); check the value or the file it came from');
   }
   if (userSrc !== undefined && passSrc === undefined) {
-    p.add(userSrc.key, `is set but the password is missing (${r.key.startsWith('upstreams[') ? `${r.key}.password` : 'WEBDAV_PASSWORD_n'}); set both or neither`);
+    const missingKey = r.key.startsWith('upstreams[') ? `${r.key}.password` : ENV_PASSWORD_NAME;
+    p.add(userSrc.key, `is set but the password is missing (${missingKey}); set both or neither`);
   } else if (passSrc !== undefined && userSrc === undefined) {
     p.add(passSrc.key, 'is set but the username is missing; set both or neither');
   }
