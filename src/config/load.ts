@@ -7,7 +7,7 @@
  * contain configured values, so a mistyped password cannot end up in a terminal, a CI log or a bug report.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { POLICIES } from '../placement/policy.js';
 import { readEnv, type ConfigProblem, type GlobalEnvField, type Sourced } from './env.js';
@@ -92,7 +92,7 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   listen: ['host', 'port'],
   admin: ['token', 'tokenFile'],
   health: ['intervalMs', 'probeTimeoutMs', 'failThreshold', 'cooldownMs'],
-  limits: ['queueLength', 'queueTimeoutMs', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'maxXmlBodyBytes'],
+  limits: ['queueLength', 'queueTimeoutMs', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'maxXmlBodyBytes', 'spoolMaxBytes', 'spoolDir'],
   failover: ['retryBackoffMs'],
   locks: ['defaultTimeoutS', 'maxTimeoutS'],
   log: ['level'],
@@ -112,6 +112,7 @@ const UPSTREAM_KEYS = [
   'plan',
   'budget',
   'coolingMs',
+  'createSandbox',
 ] as const;
 const AUTH_KEYS = ['mode', 'realm', 'users'] as const;
 const USER_KEYS = ['username', 'passwordHash'] as const;
@@ -279,7 +280,7 @@ function rawFromFile(root: Obj, dir: string, p: Problems): Raw {
           return;
         }
         checkKeys(u, path, UPSTREAM_KEYS, p);
-        for (const k of ['id', 'url', 'maxConcurrent', 'weight', 'enabled', 'description', 'profile', 'plan', 'budget', 'coolingMs'] as const) {
+        for (const k of ['id', 'url', 'maxConcurrent', 'weight', 'enabled', 'description', 'profile', 'plan', 'budget', 'coolingMs', 'createSandbox'] as const) {
           if (u[k] !== undefined && u[k] !== null) fields.set(k, { value: u[k], key: `${path}.${k}` });
         }
         takeSecret(u, path, 'username', 'usernameFile', dir, fields, p);
@@ -522,6 +523,7 @@ function validateUpstream(r: RawUpstream, p: Problems): UpstreamConfig {
     profile: profile as UpstreamConfig['profile'],
     ...(budget !== undefined ? { budget } : {}),
     coolingMs: ms(f('coolingMs'), p, DEFAULTS.coolingMs),
+    createSandbox: bool(f('createSandbox'), p, false),
   };
 }
 
@@ -623,6 +625,10 @@ function validate(raw: Raw, p: Problems): Config {
   const level = str(levelSrc, p, { def: DEFAULTS.logLevel });
   if (!(LOG_LEVELS as readonly string[]).includes(level)) p.add(levelSrc!.key, `must be one of ${LOG_LEVELS.join(', ')}`);
 
+  const spoolDirSrc = sc('limits.spoolDir');
+  const spoolDir = str(spoolDirSrc, p, { optional: true });
+  if (spoolDir !== undefined && !isAbsolute(spoolDir)) p.add(spoolDirSrc!.key, 'must be an absolute directory path, e.g. /var/tmp/davgate');
+
   const upstreams = raw.upstreams.map((r) => validateUpstream(r, p));
   if (upstreams.length === 0) {
     p.add('upstreams', 'required: list at least one upstream (or set WEBDAV_URL_1)');
@@ -664,6 +670,8 @@ function validate(raw: Raw, p: Problems): Config {
       headersTimeoutMs: ms(sc('limits.headersTimeoutMs'), p, DEFAULTS.headersTimeoutMs),
       bodyTimeoutMs: ms(sc('limits.bodyTimeoutMs'), p, DEFAULTS.bodyTimeoutMs),
       maxXmlBodyBytes: int(sc('limits.maxXmlBodyBytes'), p, DEFAULTS.maxXmlBodyBytes, 1, 2 ** 31 - 1),
+      spoolMaxBytes: int(sc('limits.spoolMaxBytes'), p, DEFAULTS.spoolMaxBytes, 0, Number.MAX_SAFE_INTEGER),
+      ...(spoolDir !== undefined ? { spoolDir } : {}),
     },
     failover: { retryBackoffMs: ms(sc('failover.retryBackoffMs'), p, DEFAULTS.retryBackoffMs, 0) },
     locks: {

@@ -35,6 +35,12 @@ export interface UpstreamConfig {
   readonly budget?: { readonly requests: number; readonly windowMs: number; readonly minSpacingMs: number } | undefined;
   /** How long a throttled account rests after `503 BlockedTemporarily` (ms). */
   readonly coolingMs: number;
+  /**
+   * Create the base folder (the 坚果云 sandbox) at start when it is missing. Off by default, because a typo in
+   * the URL would otherwise silently create a new, empty sandbox (jianguoyun.md §5: MKCOL `/dav/<name>` makes
+   * a sync folder) and the app would see an empty store.
+   */
+  readonly createSandbox: boolean;
 }
 
 /** A front-side user for HTTP Basic authentication. */
@@ -78,6 +84,13 @@ export interface Config {
     readonly bodyTimeoutMs: number;
     /** Maximum request-body size accepted for XML bodies (PROPFIND, PROPPATCH, LOCK) (bytes). */
     readonly maxXmlBodyBytes: number;
+    /**
+     * Largest PUT body without `Content-Length` (chunked) that davgate spools to a temporary file so it can
+     * send it with a length to an upstream that needs one (坚果云, jianguoyun.md §3). Past it: 413 (bytes).
+     */
+    readonly spoolMaxBytes: number;
+    /** Directory for those temporary files; the OS temp directory when unset. */
+    readonly spoolDir?: string | undefined;
   };
   readonly failover: {
     /** Delay before the single retry of a request that never reached its upstream (ms). */
@@ -112,6 +125,8 @@ export const DEFAULTS = {
   headersTimeoutMs: 60_000,
   bodyTimeoutMs: 120_000,
   maxXmlBodyBytes: 1024 * 1024,
+  /** The vendor refuses single files over 500 MB anyway (jianguoyun.md §3), so a bigger spool buys nothing. */
+  spoolMaxBytes: 500 * 1024 * 1024,
   retryBackoffMs: 200,
   /** 坚果云 budgets (jianguoyun.md §1) and the share davgate uses, leaving a safety margin. */
   jianguoyunFreeRequests: 600,

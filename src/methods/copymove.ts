@@ -8,6 +8,8 @@
  *   Destination (Apache refuses a path-only one). Across upstreams davgate streams a GET into a PUT, copies
  *   the dead properties, and for MOVE deletes the source only after the PUT succeeded.
  * - A collection is copied/moved by doing the operation on each upstream.
+ * - On an upstream that never overwrites (坚果云), a same-upstream file COPY/MOVE onto an existing file sets
+ *   the old file aside first and deletes it only after success (see `replace.ts`).
  */
 import { DavgateError, Errors } from '../errors.js';
 import { parseDepth, parseDestination, parseOverwrite } from '../dav/destination.js';
@@ -21,6 +23,7 @@ import type { Upstream } from '../upstream/upstream.js';
 import { empty, relay, type DavContext, type MethodHandler } from './context.js';
 import { checkPreconditions } from './preconditions.js';
 import { deleteEverywhere } from './delete.js';
+import { needsSetAside, withDestinationAside } from './replace.js';
 
 /** Live properties (RFC 4918 §15, plus Apache's `executable`) that the server computes and must not be set. */
 const LIVE_PROPS = new Set([
@@ -198,12 +201,18 @@ async function copyOrMove(
     if (destStats.some((s) => s.kind === 'collection')) gw.forgetCollections();
     await gw.ensureParent(du, dest.key, ctx.signal);
     if (du === src.upstream) {
-      const res = await gw.send(du, {
-        method: ctx.method,
-        key: path.key,
-        headers: { destination: du.urlFor(dest.key), overwrite: 'T' },
-        signal: ctx.signal,
-      });
+      const operation = () =>
+        gw.send(du, {
+          method: ctx.method,
+          key: path.key,
+          headers: { destination: du.urlFor(dest.key), overwrite: 'T' },
+          signal: ctx.signal,
+        });
+      const replacing = destStats.some((s) => s.upstream === du && s.kind === 'file');
+      const res =
+        replacing && needsSetAside(du.profile)
+          ? await withDestinationAside(gw, du, dest.key, operation, ctx.signal, ctx.req.log)
+          : await operation();
       if (res.status === 201 || res.status === 204) {
         await res.body.dump();
         gw.afterWrite(dest.key, du);

@@ -69,6 +69,7 @@ t.test('the example config loads and its values are the documented defaults', as
     headersTimeoutMs: DEFAULTS.headersTimeoutMs,
     bodyTimeoutMs: DEFAULTS.bodyTimeoutMs,
     maxXmlBodyBytes: DEFAULTS.maxXmlBodyBytes,
+    spoolMaxBytes: DEFAULTS.spoolMaxBytes,
   });
   t.equal(c.failover.retryBackoffMs, DEFAULTS.retryBackoffMs);
   t.equal(c.shutdownGraceMs, DEFAULTS.shutdownGraceMs);
@@ -89,6 +90,7 @@ t.test('a minimal config gets defaults, a trailing slash, and is deeply frozen',
     enabled: true,
     profile: 'generic',
     coolingMs: DEFAULTS.coolingMs,
+    createSandbox: false,
   });
   t.ok(Object.isFrozen(c));
   t.ok(Object.isFrozen(c.upstreams));
@@ -325,4 +327,18 @@ upstreams:
   t.equal(r.auth.mode === 'basic' && r.auth.users[0]!.passwordHash, '***');
   t.equal(c.upstreams[0]!.password, SECRET, 'original untouched');
   t.ok(Object.isFrozen(r.upstreams[0]));
+});
+
+t.test('spool and sandbox keys (issue 4: chunked PUT to 坚果云, sandbox check at start)', async (t) => {
+  const c = load(MINIMAL);
+  t.equal(c.limits.spoolMaxBytes, DEFAULTS.spoolMaxBytes);
+  t.equal(c.limits.spoolDir, undefined, 'the OS temp directory when unset');
+  t.equal(c.upstreams[0]!.createSandbox, false, 'a missing sandbox is not created unless asked');
+  const set = load(`auth: none\nlimits: { spoolMaxBytes: 1024, spoolDir: /var/tmp/dg }\nupstreams: [ { id: a, url: "http://x/dav/s/", createSandbox: true } ]\n`);
+  t.equal(set.limits.spoolMaxBytes, 1024);
+  t.equal(set.limits.spoolDir, '/var/tmp/dg');
+  t.equal(set.upstreams[0]!.createSandbox, true);
+  const bad = problems(t, `auth: none\nlimits: { spoolMaxBytes: -1, spoolDir: tmp/dg }\nupstreams: [ { id: a, url: "http://x/", createSandbox: "yes" } ]\n`);
+  t.same(keys(bad).sort(), ['limits.spoolDir', 'limits.spoolMaxBytes', 'upstreams[0].createSandbox']);
+  t.match(messageFor(bad, 'limits.spoolDir'), /absolute/);
 });

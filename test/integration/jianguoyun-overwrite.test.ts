@@ -1,0 +1,178 @@
+/**
+ * MOVE/COPY with `Overwrite: T` (or none) onto an existing file, through davgate over simulated 坚果云 accounts.
+ * The vendor ignores Overwrite and answers 409 DuplicateName whenever the destination exists (jianguoyun.md
+ * statement 9); clients expect RFC 4918 §9.8.4/§9.9.3: the destination is replaced (204). davgate sets the old
+ * file aside and deletes it only after success, so a failed operation loses nothing.
+ *
+ * The failure case puts a small fault-injecting HTTP forwarder (a real server on a real socket) between davgate
+ * and one account: it answers 500 to the COPY/MOVE itself while passing the set-aside renames through.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t from 'tap';
+import { request } from 'undici';
+import { loadConfig } from '../../src/config/load.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { startJianguoyunSim, type JianguoyunSim } from '../../src/sim/jianguoyun.js';
+import { rank } from '../../src/placement/hrw.js';
+import { asideKey, ASIDE_PREFIX, needsSetAside } from '../../src/methods/replace.js';
+
+const SANDBOX = encodeURIComponent('我的坚果云');
+const IDS = ['j0', 'j1', 'j2'].map((id) => ({ id, weight: 1 }));
+const owner = (k: string) => rank(k, IDS)[0]!.id;
+
+/** Forwards to `target` unless `fail(req)` says to answer 500 instead. */
+async function faultyForwarder(target: string, fail: (method: string, url: string, destination: string | undefined) => boolean) {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (fail(req.method ?? '', decodeURIComponent(req.url ?? ''), req.headers['destination'] as string | undefined)) {
+        res.writeHead(500, { 'content-length': '0' }).end();
+        return;
+      }
+      const headers = { ...req.headers };
+      delete headers.host;
+      void request(new URL(req.url ?? '/', target), { method: req.method as 'GET', headers, body: chunks.length ? Buffer.concat(chunks) : null })
+        .then(async (r) => {
+          res.writeHead(r.statusCode, r.headers as http.OutgoingHttpHeaders);
+          res.end(Buffer.from(await r.body.arrayBuffer()));
+        })
+        .catch(() => res.writeHead(502).end());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+async function rig(t: { teardown(fn: () => unknown): void }, failOn?: { upstream: number; fail: (method: string, url: string, destination: string | undefined) => boolean }) {
+  const sims: JianguoyunSim[] = [];
+  for (let i = 0; i < 3; i++) sims.push(await startJianguoyunSim({ budget: 100_000 }));
+  const urls = sims.map((s) => `${s.url}${SANDBOX}/`);
+  let forwarder: Awaited<ReturnType<typeof faultyForwarder>> | undefined;
+  if (failOn) {
+    const s = sims[failOn.upstream]!;
+    forwarder = await faultyForwarder(s.origin, failOn.fail);
+    urls[failOn.upstream] = `${forwarder.origin}/dav/${SANDBOX}/`;
+  }
+  const server: RunningServer = await startServer(
+    loadConfig({
+      env: {},
+      object: {
+        listen: { host: '127.0.0.1', port: 0 },
+        upstreams: sims.map((s, i) => ({
+          id: `j${i}`,
+          url: urls[i],
+          username: s.username,
+          password: s.password,
+          profile: 'jianguoyun',
+          budget: { requests: 90_000, windowMs: 1_800_000, minSpacingMs: 0 },
+        })),
+        auth: 'none',
+        health: { intervalMs: 3_600_000, failThreshold: 100 },
+        log: { level: 'silent' },
+      },
+    }),
+  );
+  t.teardown(async () => {
+    await server.close();
+    await forwarder?.close();
+    for (const s of sims) await s.stop();
+  });
+  const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
+    const r = await request(new URL(path.slice(1), server.url), { method: method as 'GET', headers, body });
+    return { status: r.statusCode, headers: r.headers, text: await r.body.text() };
+  };
+  const dest = (p: string) => ({ destination: new URL(p.slice(1), server.url).href });
+  const put = (p: string, text: string) => call('PUT', p, { 'content-length': String(Buffer.byteLength(text)) }, text);
+  const listing = async (p: string) => (await call('PROPFIND', p, { depth: '1' })).text;
+  return { sims, server, call, dest, put, listing };
+}
+
+/** Two names in `/o/` owned by the same account, and that account's index. */
+function sameOwnerPair(prefix: string): [string, string, number] {
+  const byOwner = new Map<string, string[]>();
+  for (let i = 0; i < 60; i++) {
+    const k = `/o/${prefix}${i}.txt`;
+    const list = byOwner.get(owner(k)) ?? [];
+    list.push(k);
+    byOwner.set(owner(k), list);
+    if (list.length === 2) return [list[0]!, list[1]!, Number(owner(k).slice(1))];
+  }
+  throw new Error('no pair');
+}
+
+t.test('pure parts', async (t) => {
+  t.ok(needsSetAside('jianguoyun'));
+  t.notOk(needsSetAside('generic'));
+  t.equal(asideKey('/a/b.txt', () => 'cafe'), `/a/${ASIDE_PREFIX}cafe-b.txt`);
+  t.equal(asideKey('/b.txt', () => 'cafe'), `/${ASIDE_PREFIX}cafe-b.txt`);
+});
+
+t.test('MOVE with Overwrite: T onto an existing file on the same account replaces it (204)', async (t) => {
+  const { sims, call, dest, put, listing } = await rig(t);
+  t.equal((await call('MKCOL', '/o/')).status, 201);
+  const [a, b, n] = sameOwnerPair('m');
+  await put(a, 'new bytes');
+  await put(b, 'old bytes');
+  const moves = sims[n]!.counters.byMethod['MOVE'] ?? 0;
+  const r = await call('MOVE', a, { ...dest(b), overwrite: 'T' });
+  t.equal(r.status, 204, 'replaced: 204 No Content');
+  t.equal((await call('GET', b)).text, 'new bytes', 'the destination holds the source bytes');
+  t.equal((await call('GET', a)).status, 404, 'the source is gone');
+  t.notMatch(await listing('/o/'), ASIDE_PREFIX, 'no set-aside file is left behind');
+  t.ok((sims[n]!.counters.byMethod['MOVE'] ?? 0) - moves >= 2, 'the account did the set-aside rename and the move');
+});
+
+t.test('COPY without an Overwrite header onto an existing file replaces it; Overwrite: F is 412', async (t) => {
+  const { call, dest, put, listing } = await rig(t);
+  t.equal((await call('MKCOL', '/o/')).status, 201);
+  const [a, b] = sameOwnerPair('c');
+  await put(a, 'source');
+  await put(b, 'target');
+  const f = await call('COPY', a, { ...dest(b), overwrite: 'F' });
+  t.equal(f.status, 412, 'Overwrite: F on an existing destination is 412 (RFC 4918 §10.6)');
+  t.equal((await call('GET', b)).text, 'target', 'and changes nothing');
+  const r = await call('COPY', a, dest(b));
+  t.equal(r.status, 204);
+  t.equal((await call('GET', b)).text, 'source');
+  t.equal((await call('GET', a)).text, 'source', 'the source stays');
+  t.notMatch(await listing('/o/'), ASIDE_PREFIX);
+});
+
+t.test('a MOVE that fails after the destination was set aside puts it back', async (t) => {
+  const [a, b, n] = sameOwnerPair('f');
+  let failing = false;
+  const { call, dest, put, listing } = await rig(t, {
+    upstream: n,
+    // Fail the client's MOVE itself (neither its URL nor its Destination is a set-aside name), not the renames.
+    fail: (method, url, destination) => failing && method === 'MOVE' && !url.includes(ASIDE_PREFIX) && !(destination ?? '').includes(ASIDE_PREFIX),
+  });
+  t.equal((await call('MKCOL', '/o/')).status, 201);
+  await put(a, 'new bytes');
+  await put(b, 'old bytes');
+  failing = true;
+  const r = await call('MOVE', a, { ...dest(b), overwrite: 'T' });
+  failing = false;
+  t.ok(r.status >= 500, `the failed MOVE is an error (${r.status})`);
+  t.equal((await call('GET', b)).text, 'old bytes', 'the destination still holds its old bytes');
+  t.equal((await call('GET', a)).text, 'new bytes', 'the source is untouched');
+  t.notMatch(await listing('/o/'), ASIDE_PREFIX, 'the set-aside file was renamed back');
+});
+
+t.test('a MOVE onto an existing file on another account replaces it too', async (t) => {
+  const { call, dest, put, listing } = await rig(t);
+  t.equal((await call('MKCOL', '/o/')).status, 201);
+  let a = '';
+  let b = '';
+  for (let i = 0; i < 60 && !b; i++) {
+    if (!a) a = `/o/x${i}.txt`;
+    else if (owner(`/o/x${i}.txt`) !== owner(a)) b = `/o/x${i}.txt`;
+  }
+  await put(a, 'from elsewhere');
+  await put(b, 'old');
+  t.equal((await call('MOVE', a, dest(b))).status, 204);
+  t.equal((await call('GET', b)).text, 'from elsewhere');
+  t.equal((await call('GET', a)).status, 404);
+  t.notMatch(await listing('/o/'), ASIDE_PREFIX);
+});
