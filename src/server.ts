@@ -7,6 +7,7 @@ import type { Config } from './config/schema.js';
 import { buildApp } from './app.js';
 import { Gateway } from './gateway.js';
 import { startProber } from './upstream/prober.js';
+import { checkSandboxes } from './upstream/sandbox.js';
 
 /** A running gateway. */
 export interface RunningServer {
@@ -67,12 +68,21 @@ export function createLogger(config: Config, stream?: NodeJS.WritableStream): Lo
 }
 
 /**
- * Builds the app from a validated config and listens on `config.listen` (port 0 picks a free port).
- * @throws when the address cannot be bound
+ * Checks each upstream's base folder (see `upstream/sandbox.ts`), builds the app from a validated config and
+ * listens on `config.listen` (port 0 picks a free port).
+ * @throws ConfigError when an upstream's base folder is missing (and not to be created), is a file, or the
+ *   account refuses the credentials; an Error when the address cannot be bound
  */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = createLogger(config, opts.logStream);
   const gateway = new Gateway(config, log);
+  try {
+    await checkSandboxes(gateway, log);
+  } catch (err) {
+    log.error({ event: 'start_refused', err: (err as Error).message }, 'davgate cannot start');
+    await gateway.close().catch(() => undefined);
+    throw err;
+  }
   const app = await buildApp(gateway, log);
   const prober = startProber(gateway);
   await app.listen({ host: config.listen.host, port: config.listen.port });

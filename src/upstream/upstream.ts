@@ -112,6 +112,7 @@ export class Upstream {
   readonly #queueTimeoutMs: number;
   /** End of the current cool-down (ms epoch); 0 when not cooling. */
   #coolingUntil = 0;
+  #lastTrafficOkAt = 0;
   /** Called once each time the upstream comes back up (the gateway replays its repair journal). */
   onUp: (() => void) | undefined;
 
@@ -290,11 +291,22 @@ export class Upstream {
       throw new DavgateError('DAVGATE_UPSTREAM_STATUS', 503, `${this.id} answered 503`, { retryAfterS: 5 });
     }
     if (UNHEALTHY_STATUS.has(res.statusCode)) this.#fail(undefined, res.statusCode);
-    else this.#succeed();
+    else {
+      this.#succeed();
+      if (!req.probe) this.#lastTrafficOkAt = Date.now();
+    }
     res.body.once('close', done);
     res.body.once('end', done);
     res.body.once('error', done);
     return { upstream: this, status: res.statusCode, headers: res.headers, body: res.body };
+  }
+
+  /**
+   * When real traffic (not a probe) last got a healthy answer from this upstream (ms epoch; 0 = never). The
+   * prober skips an upstream that answered recently: a probe would only spend its request budget (issue 4).
+   */
+  get lastTrafficOkAt(): number {
+    return this.#lastTrafficOkAt;
   }
 
   /** Records a success seen outside `request()` (a probe). */

@@ -58,6 +58,16 @@ class HeldUpstream {
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // davgate's start-up check of the base folder (src/upstream/sandbox.ts) is answered at once and not
+    // recorded: these tests are about the requests that follow.
+    if (req.method === 'PROPFIND' && req.url === '/dav/' && req.headers['depth'] === '0') {
+      req.resume();
+      const body =
+        '<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:"><D:response><D:href>/dav/</D:href>' +
+        '<D:propstat><D:prop><D:resourcetype><D:collection/></D:resourcetype></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>';
+      res.writeHead(207, { 'content-type': 'application/xml; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) }).end(body);
+      return;
+    }
     // The response closing before we wrote it means the gateway dropped the connection (a cancel).
     const closedEarly = new Promise<void>((resolve) => res.once('close', () => !res.writableFinished && resolve()));
     this.received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, closedEarly });

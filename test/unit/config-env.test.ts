@@ -65,6 +65,7 @@ t.test('environment alone: the original plan\'s names', async (t) => {
       enabled: true,
       profile: 'generic',
       coolingMs: 1_800_000,
+      createSandbox: false,
     },
     {
       id: 'local',
@@ -75,6 +76,7 @@ t.test('environment alone: the original plan\'s names', async (t) => {
       description: 'a local server',
       profile: 'generic',
       coolingMs: 1_800_000,
+      createSandbox: false,
     },
   ]);
   t.equal(c.health.intervalMs, 15000);

@@ -1,0 +1,56 @@
+/**
+ * MKCOL through davgate over simulated 坚果云 accounts answers as RFC 4918 §9.3.1 says, whatever the vendor's
+ * own codes (jianguoyun.md statement 4: 409 AncestorsNotFound, 405 ResourceExisted, and 201 for an existing
+ * sandbox): 201 created, 405 when anything exists at the URL, 409 without a parent, 415 with a body.
+ */
+import t from 'tap';
+import { request } from 'undici';
+import { loadConfig } from '../../src/config/load.js';
+import { startServer } from '../../src/server.js';
+import { startJianguoyunSim, type JianguoyunSim } from '../../src/sim/jianguoyun.js';
+
+const SANDBOX = encodeURIComponent('我的坚果云');
+
+t.test('MKCOL status codes are RFC 4918 ones', async (t) => {
+  const sims: JianguoyunSim[] = [];
+  for (let i = 0; i < 3; i++) sims.push(await startJianguoyunSim({ budget: 100_000 }));
+  const server = await startServer(
+    loadConfig({
+      env: {},
+      object: {
+        listen: { host: '127.0.0.1', port: 0 },
+        upstreams: sims.map((s, i) => ({
+          id: `j${i}`,
+          url: `${s.url}${SANDBOX}/`,
+          username: s.username,
+          password: s.password,
+          profile: 'jianguoyun',
+          budget: { requests: 90_000, windowMs: 1_800_000, minSpacingMs: 0 },
+        })),
+        auth: 'none',
+        health: { intervalMs: 3_600_000 },
+        log: { level: 'silent' },
+      },
+    }),
+  );
+  t.teardown(async () => {
+    await server.close();
+    for (const s of sims) await s.stop();
+  });
+  const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
+    const r = await request(new URL(path.slice(1), server.url), { method: method as 'GET', headers, body });
+    await r.body.dump();
+    return r.statusCode;
+  };
+  t.equal(await call('MKCOL', '/m/'), 201, 'a new collection: 201');
+  t.equal(await call('MKCOL', '/m/'), 405, 'an existing collection: 405 (§9.3.1)');
+  t.equal(await call('MKCOL', '/m'), 405, 'the same without the slash');
+  t.equal(await call('MKCOL', '/none/sub/'), 409, 'a missing parent: 409 (§9.3.1)');
+  t.equal(await call('PUT', '/m/f.txt', { 'content-length': '1' }, 'x'), 201);
+  t.equal(await call('MKCOL', '/m/f.txt'), 405, 'a file already at the URL: 405');
+  t.equal(await call('MKCOL', '/m/f.txt/sub/'), 409, 'a file as the parent: 409');
+  t.equal(await call('MKCOL', '/m/b/', { 'content-type': 'application/xml', 'content-length': '5' }, '<a/>\n'), 415, 'a body: 415 (§9.3)');
+  t.equal(await call('MKCOL', '/m/bad:name/'), 400, 'a name the vendor forbids: 400 before any upstream call');
+  t.equal(await call('MKCOL', '/m/b/'), 201, 'and a later MKCOL of the same name works');
+  t.equal(await call('PROPFIND', '/m/b/', { depth: '0' }), 207, 'the collection is there');
+});
