@@ -197,9 +197,21 @@ function buildProgram(io: CliIO, result: { code: number | undefined }): Command 
     .option('--data <dir>', 'folder for the upstreams\' files (default: a temporary folder)')
     .option('--port <port>', 'gateway port', parsePort, 8080)
     .option('--host <host>', 'gateway host', '127.0.0.1')
-    .action(async (opts: { data?: string; port: number; host: string }) => {
-      const { runDemo } = await import('./demo/demo.js');
-      await runDemo({ dataDir: opts.data, port: opts.port, host: opts.host });
+    .option(
+      '--profile <profile>',
+      'upstream accounts: generic (webdav-server) or jianguoyun (simulated 坚果云 accounts, profile: jianguoyun)',
+      'generic',
+    )
+    .action(async (opts: { data?: string; port: number; host: string; profile: string }) => {
+      const { runDemo, parseDemoProfile, DEMO_PROFILES } = await import('./demo/demo.js');
+      const profile = parseDemoProfile(opts.profile);
+      if (profile === undefined) {
+        // Checked before anything starts, so a typo costs nothing; exit 2 like commander's own usage errors.
+        io.stderr.write(`error: option '--profile <profile>': must be ${DEMO_PROFILES.join(' or ')}, got ${JSON.stringify(opts.profile)}\n`);
+        result.code = EXIT.USAGE;
+        return;
+      }
+      await runDemo({ dataDir: opts.data, port: opts.port, host: opts.host, profile });
       result.code = undefined;
     });
 

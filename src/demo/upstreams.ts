@@ -53,6 +53,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import ws from 'webdav-server';
+import { DEFAULT_SANDBOX, startJianguoyunSim, type JianguoyunSim, type JianguoyunSimOptions } from '../sim/jianguoyun.js';
 
 const { v2 } = ws;
 
@@ -215,6 +216,94 @@ export async function startDavUpstreams(opts: StartDavUpstreamsOptions): Promise
   try {
     for (let i = 0; i < count; i++) {
       upstreams.push(await startOne(String.fromCharCode(0x61 + i), host, opts.dataDir));
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return { upstreams, stop: stopAll };
+}
+
+/**
+ * What `davgate demo` needs from any upstream account, whatever serves it: where it is, how to log in, and
+ * where its files are on disk.
+ */
+export interface DemoUpstream {
+  /** Upstream id: `a`, `b`, `c`, … */
+  readonly id: string;
+  /** Base URL the gateway is configured with (always ends in `/`). */
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  /** Folder on disk where files put through the gateway land, or `''` when the account is in memory. */
+  readonly dataDir: string;
+}
+
+/** One simulated 坚果云 account started by {@link startJianguoyunUpstreams}. */
+export interface JianguoyunUpstream extends DemoUpstream {
+  /**
+   * The account's sandbox folder, `http://127.0.0.1:PORT/dav/%E6%88%91…/`: a 坚果云 account keeps files only
+   * inside a sandbox (jianguoyun.md §5), so this, not `/dav/`, is the upstream URL.
+   */
+  readonly url: string;
+  /** Basic user: the account "email", `demo-<id>@example.com` (jianguoyun.md §6: the user is the email). */
+  readonly username: string;
+  /** `<dataDir>/<id>/我的坚果云`: the sandbox folder on disk (the simulator's `/dav/` is `<dataDir>/<id>`). */
+  readonly dataDir: string;
+  /** The running simulator (counters, stop). */
+  readonly sim: JianguoyunSim;
+}
+
+/** A group of simulated 坚果云 accounts started together. */
+export interface JianguoyunUpstreams {
+  readonly upstreams: JianguoyunUpstream[];
+  /** Stops every account. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `count` simulated 坚果云 accounts (src/sim/jianguoyun.ts) with ids `a`, `b`, `c`, …, each on its own
+ * port, with its own random app password and its default sandbox `我的坚果云` (jianguoyun.md §5). With `dataDir`
+ * account `x` keeps its files in real folders under `<dataDir>/x/` (the simulator's folder store), so
+ * `<dataDir>/x/我的坚果云/` shows what landed on it; without, in memory.
+ *
+ * @param opts - count (1..26), dataDir, host as for {@link startDavUpstreams}; `sim`: options for every account,
+ *   e.g. `budget` (default: the simulator's own, a free account's 600 requests per 30 min, jianguoyun.md §1)
+ * @returns the running accounts and a `stop()` for all of them
+ * @throws Error when `count` is outside 1..26; SimOptionError for a bad `sim` option; the accounts already
+ *   started are stopped first
+ */
+export async function startJianguoyunUpstreams(
+  opts: StartDavUpstreamsOptions & { readonly sim?: JianguoyunSimOptions },
+): Promise<JianguoyunUpstreams> {
+  const { count } = opts;
+  if (!Number.isInteger(count) || count < 1 || count > 26) {
+    throw new Error(`startJianguoyunUpstreams: count must be an integer in 1..26, got ${String(count)}`);
+  }
+  const upstreams: JianguoyunUpstream[] = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(upstreams.map((u) => u.sim.stop()));
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      const id = String.fromCharCode(0x61 + i);
+      const accountDir = opts.dataDir === undefined ? undefined : path.join(opts.dataDir, id);
+      const sim = await startJianguoyunSim({
+        ...opts.sim,
+        host: opts.host ?? '127.0.0.1',
+        port: 0,
+        username: `demo-${id}@example.com`,
+        sandboxes: [DEFAULT_SANDBOX],
+        ...(accountDir === undefined ? {} : { dataDir: accountDir }),
+      });
+      upstreams.push({
+        id,
+        url: `${sim.url}${encodeURIComponent(DEFAULT_SANDBOX)}/`,
+        username: sim.username,
+        password: sim.password,
+        dataDir: accountDir === undefined ? '' : path.join(accountDir, DEFAULT_SANDBOX),
+        sim,
+      });
     }
   } catch (err) {
     await stopAll();

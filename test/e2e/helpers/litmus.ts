@@ -134,3 +134,46 @@ async function runLitmusOnce(opts: {
     rmSync(cwd, { recursive: true, force: true });
   }
 }
+
+/** The verdict of one litmus test, as {@link parseLitmusTests} reads it. */
+export interface LitmusTestResult {
+  /** The group (`props`, …) from the `-> running` line. */
+  group: string;
+  /** The test's number within its group (litmus repeats names, e.g. `propget` runs 9 times in props). */
+  n: number;
+  /** The test's name, e.g. `propget`. */
+  name: string;
+  verdict: 'pass' | 'FAIL' | 'SKIPPED';
+  /** The text after the verdict without its parentheses, e.g. `No value given for property {…}prop9`; '' if none. */
+  message: string;
+}
+
+/**
+ * Parses litmus stdout into one verdict per test, in order. Pure. Unlike {@link parseLitmus}'s summaries, each
+ * result carries the test's number, which tells apart the runs of a repeated test (`props` runs `propget`
+ * after each property-changing step), so an allow-list can name exactly one of them.
+ */
+export function parseLitmusTests(output: string): LitmusTestResult[] {
+  const out: LitmusTestResult[] = [];
+  let group = '?';
+  let n = -1;
+  let name = '?';
+  for (const line of output.split(/\r\n|\r|\n/)) {
+    let m: RegExpExecArray | null;
+    if ((m = /^-> running `([^']+)':/.exec(line))) {
+      group = m[1] as string;
+      continue;
+    }
+    // ` N. name.....` opens a test; after a WARNING its verdict comes on a continuation line (`    ..... FAIL`).
+    if ((m = /^\s*(\d+)\.\s+([A-Za-z0-9_]+)/.exec(line))) {
+      n = Number(m[1]);
+      name = m[2] as string;
+    }
+    if ((m = /\.\s+(pass|FAIL(?:ED)?|SKIPPED)\b\s*(.*)$/.exec(line))) {
+      const verdict = m[1] === 'pass' ? 'pass' : m[1] === 'SKIPPED' ? 'SKIPPED' : 'FAIL';
+      const message = (m[2] ?? '').replace(/^\((.*)\)$/s, '$1').replace(/[^\x20-\x7e]/g, '?').trim();
+      out.push({ group, n, name, verdict, message });
+    }
+  }
+  return out;
+}
