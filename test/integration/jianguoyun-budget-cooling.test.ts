@@ -6,40 +6,12 @@
  *   accounts keep working, and it serves again after the cool-down.
  */
 import t from 'tap';
-import { request } from 'undici';
-import { loadConfig } from '../../src/config/load.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { startJianguoyunSim, type JianguoyunSim } from '../../src/sim/jianguoyun.js';
+import type { JianguoyunSimOptions } from '../../src/sim/jianguoyun.js';
 import { rank } from '../../src/placement/hrw.js';
+import { jianguoyunRig } from '../helpers/jianguoyun-rig.js';
 
-const SANDBOX = encodeURIComponent('我的坚果云');
-
-async function rig(t: { teardown(fn: () => unknown): void }, simOpts: Parameters<typeof startJianguoyunSim>[0], upstream: Record<string, unknown>) {
-  const sims: JianguoyunSim[] = [];
-  for (let i = 0; i < 3; i++) sims.push(await startJianguoyunSim(simOpts));
-  const server: RunningServer = await startServer(
-    loadConfig({
-      env: {},
-      object: {
-        listen: { host: '127.0.0.1', port: 0 },
-        upstreams: sims.map((s, i) => ({ id: `j${i}`, url: `${s.url}${SANDBOX}/`, username: s.username, password: s.password, profile: 'jianguoyun', ...upstream })),
-        auth: 'none',
-        health: { intervalMs: 3_600_000 },
-        limits: { queueTimeoutMs: 60_000 },
-        log: { level: 'silent' },
-      },
-    }),
-  );
-  t.teardown(async () => {
-    await server.close();
-    for (const s of sims) await s.stop();
-  });
-  const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
-    const r = await request(new URL(path.slice(1), server.url), { method: method as 'GET', headers, body });
-    return { status: r.statusCode, headers: r.headers, text: await r.body.text() };
-  };
-  return { sims, server, call };
-}
+const rig = (t: { teardown(fn: () => unknown): void }, sim: JianguoyunSimOptions, upstream: Record<string, unknown>) =>
+  jianguoyunRig(t, { sim, upstream, config: { limits: { queueTimeoutMs: 60_000 } } });
 
 t.test('a burst larger than one account budget completes without a throttle', async (t) => {
   // Each account allows 20 requests per 2 s; davgate keeps 18 (its safety margin).

@@ -4,44 +4,12 @@
  * sandbox): 201 created, 405 when anything exists at the URL, 409 without a parent, 415 with a body.
  */
 import t from 'tap';
-import { request } from 'undici';
-import { loadConfig } from '../../src/config/load.js';
-import { startServer } from '../../src/server.js';
-import { startJianguoyunSim, type JianguoyunSim } from '../../src/sim/jianguoyun.js';
-
-const SANDBOX = encodeURIComponent('我的坚果云');
+import { jianguoyunRig } from '../helpers/jianguoyun-rig.js';
 
 t.test('MKCOL status codes are RFC 4918 ones', async (t) => {
-  const sims: JianguoyunSim[] = [];
-  for (let i = 0; i < 3; i++) sims.push(await startJianguoyunSim({ budget: 100_000 }));
-  const server = await startServer(
-    loadConfig({
-      env: {},
-      object: {
-        listen: { host: '127.0.0.1', port: 0 },
-        upstreams: sims.map((s, i) => ({
-          id: `j${i}`,
-          url: `${s.url}${SANDBOX}/`,
-          username: s.username,
-          password: s.password,
-          profile: 'jianguoyun',
-          budget: { requests: 90_000, windowMs: 1_800_000, minSpacingMs: 0 },
-        })),
-        auth: 'none',
-        health: { intervalMs: 3_600_000 },
-        log: { level: 'silent' },
-      },
-    }),
-  );
-  t.teardown(async () => {
-    await server.close();
-    for (const s of sims) await s.stop();
-  });
-  const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
-    const r = await request(new URL(path.slice(1), server.url), { method: method as 'GET', headers, body });
-    await r.body.dump();
-    return r.statusCode;
-  };
+  const rig = await jianguoyunRig(t);
+  const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: string) =>
+    (await rig.call(method, path, headers, body)).status;
   t.equal(await call('MKCOL', '/m/'), 201, 'a new collection: 201');
   t.equal(await call('MKCOL', '/m/'), 405, 'an existing collection: 405 (§9.3.1)');
   t.equal(await call('MKCOL', '/m'), 405, 'the same without the slash');

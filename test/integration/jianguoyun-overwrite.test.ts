@@ -11,13 +11,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { request } from 'undici';
-import { loadConfig } from '../../src/config/load.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { startJianguoyunSim, type JianguoyunSim } from '../../src/sim/jianguoyun.js';
+import type { JianguoyunSim } from '../../src/sim/jianguoyun.js';
+import { jianguoyunRig, SANDBOX } from '../helpers/jianguoyun-rig.js';
 import { rank } from '../../src/placement/hrw.js';
 import { asideKey, ASIDE_PREFIX, needsSetAside } from '../../src/methods/replace.js';
 
-const SANDBOX = encodeURIComponent('我的坚果云');
 const IDS = ['j0', 'j1', 'j2'].map((id) => ({ id, weight: 1 }));
 const owner = (k: string) => rank(k, IDS)[0]!.id;
 
@@ -46,47 +44,25 @@ async function faultyForwarder(target: string, fail: (method: string, url: strin
 }
 
 async function rig(t: { teardown(fn: () => unknown): void }, failOn?: { upstream: number; fail: (method: string, url: string, destination: string | undefined) => boolean }) {
-  const sims: JianguoyunSim[] = [];
-  for (let i = 0; i < 3; i++) sims.push(await startJianguoyunSim({ budget: 100_000 }));
-  const urls = sims.map((s) => `${s.url}${SANDBOX}/`);
-  let forwarder: Awaited<ReturnType<typeof faultyForwarder>> | undefined;
-  if (failOn) {
-    const s = sims[failOn.upstream]!;
-    forwarder = await faultyForwarder(s.origin, failOn.fail);
-    urls[failOn.upstream] = `${forwarder.origin}/dav/${SANDBOX}/`;
-  }
-  const server: RunningServer = await startServer(
-    loadConfig({
-      env: {},
-      object: {
-        listen: { host: '127.0.0.1', port: 0 },
-        upstreams: sims.map((s, i) => ({
-          id: `j${i}`,
-          url: urls[i],
-          username: s.username,
-          password: s.password,
-          profile: 'jianguoyun',
-          budget: { requests: 90_000, windowMs: 1_800_000, minSpacingMs: 0 },
-        })),
-        auth: 'none',
-        health: { intervalMs: 3_600_000, failThreshold: 100 },
-        log: { level: 'silent' },
-      },
-    }),
-  );
+  const forwarders: Awaited<ReturnType<typeof faultyForwarder>>[] = [];
   t.teardown(async () => {
-    await server.close();
-    await forwarder?.close();
-    for (const s of sims) await s.stop();
+    for (const f of forwarders) await f.close();
   });
-  const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
-    const r = await request(new URL(path.slice(1), server.url), { method: method as 'GET', headers, body });
-    return { status: r.statusCode, headers: r.headers, text: await r.body.text() };
-  };
-  const dest = (p: string) => ({ destination: new URL(p.slice(1), server.url).href });
-  const put = (p: string, text: string) => call('PUT', p, { 'content-length': String(Buffer.byteLength(text)) }, text);
-  const listing = async (p: string) => (await call('PROPFIND', p, { depth: '1' })).text;
-  return { sims, server, call, dest, put, listing };
+  let forwarderOrigin = '';
+  const r = await jianguoyunRig(t, {
+    config: { health: { intervalMs: 3_600_000, failThreshold: 100 } },
+    sim: { budget: 100_000 },
+    ...(failOn ? { urlOf: (s: JianguoyunSim, i: number) => (i === failOn.upstream ? `${forwarderOrigin}/dav/${SANDBOX}/` : `${s.url}${SANDBOX}/`) } : {}),
+    ...(failOn ? { beforeStart: async (sims: JianguoyunSim[]) => {
+      const f = await faultyForwarder(sims[failOn.upstream]!.origin, failOn.fail);
+      forwarders.push(f);
+      forwarderOrigin = f.origin;
+    } } : {}),
+  });
+  const dest = (p: string) => ({ destination: r.url(p) });
+  const put = (p: string, text: string) => r.call('PUT', p, { 'content-length': String(Buffer.byteLength(text)) }, text);
+  const listing = async (p: string) => (await r.call('PROPFIND', p, { depth: '1' })).text;
+  return { sims: r.sims, call: r.call, dest, put, listing };
 }
 
 /** Two names in `/o/` owned by the same account, and that account's index. */
