@@ -73,6 +73,11 @@ export const Errors = {
   PAYLOAD_TOO_LARGE: define('DAVGATE_PAYLOAD_TOO_LARGE', 413, 'request body too large'),
   /** 415: unsupported request body (e.g. a body on MKCOL, RFC 4918 §9.3.1). */
   UNSUPPORTED_MEDIA_TYPE: define('DAVGATE_UNSUPPORTED_MEDIA_TYPE', 415, 'unsupported request body'),
+  /**
+   * 507: davgate could not store a request body it has to hold (the PUT spool: disk full, quota, unwritable
+   * `limits.spoolDir`). RFC 4918 §11.5: "unable to store the representation needed to complete the request".
+   */
+  INSUFFICIENT_STORAGE: define('DAVGATE_INSUFFICIENT_STORAGE', 507, 'insufficient storage'),
   /** 502: the upstream refused or reset the connection, or answered something unusable. */
   BAD_GATEWAY: define('DAVGATE_BAD_GATEWAY', 502, 'upstream unreachable'),
   /** 503: the upstream's queue is full. */

@@ -101,7 +101,7 @@ export class Metrics {
   /** Health probes by upstream and result. */
   readonly healthProbes = new Counter({
     name: 'davgate_health_probes_total',
-    help: 'Active health probes sent, by upstream and result (ok, fail).',
+    help: 'Active health probes, by upstream and result: ok, fail, or skipped (real traffic had just shown the upstream alive).',
     labelNames: ['upstream', 'result'] as const,
     registers: [this.registry],
   });
@@ -150,6 +150,25 @@ export class Metrics {
   readonly throttles = new Counter({
     name: 'davgate_upstream_throttles_total',
     help: 'Throttle answers (503 BlockedTemporarily) received from an upstream account.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * PUT bodies without `Content-Length` stored to a temporary file first, because their upstream needs a
+   * length (坚果云, jianguoyun.md statement 6; see `proxy/spool.ts`), by that upstream.
+   */
+  readonly putSpooled = new Counter({
+    name: 'davgate_put_spooled_total',
+    help: 'PUT bodies without Content-Length spooled to a temporary file so they could be sent with a length, by upstream.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
+  /** Bytes of those spooled bodies. */
+  readonly putSpooledBytes = new Counter({
+    name: 'davgate_put_spooled_bytes_total',
+    help: 'Bytes of PUT bodies spooled to a temporary file before being sent with a length, by upstream.',
     labelNames: ['upstream'] as const,
     registers: [this.registry],
   });
