@@ -16,6 +16,7 @@ import { LazyBody } from './proxy/body.js';
 import { combineLookup, decideRetry, isSafeMethod, type AttemptOutcome, type LookupAnswer } from './proxy/retry.js';
 import { parseMultistatus } from './dav/multistatus.js';
 import { Upstream, UpstreamTransportError, type UpstreamRequest, type UpstreamResponse } from './upstream/upstream.js';
+import { traitsOf } from './upstream/profile.js';
 
 /** What a key is on one upstream. */
 export type ResourceKind = 'file' | 'collection' | 'absent';
@@ -77,7 +78,7 @@ export class Gateway {
     this.policy = POLICIES[config.strategy]!();
     this.upstreams = config.upstreams.map((u) => new Upstream(u, config, metrics, log));
     this.enabled = this.upstreams.filter((u) => u.enabled);
-    this.#vendorNames = this.enabled.some((u) => u.profile === 'jianguoyun');
+    this.#vendorNames = this.enabled.some((u) => traitsOf(u.profile).forbidsWindowsNameChars);
     for (const u of this.upstreams) u.onUp = () => void this.runRepairs(u);
     metrics.pendingRepairsSource = () => this.repairs.size;
     metrics.budgetSource = () =>

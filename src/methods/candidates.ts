@@ -7,6 +7,7 @@ import { DavgateError, Errors } from '../errors.js';
 import { combineLookup, type LookupAnswer } from '../proxy/retry.js';
 import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
 import type { DavContext } from './context.js';
+import { traitsOf } from '../upstream/profile.js';
 
 /**
  * Sends `attempt(u)` to each candidate of `key` in order until one answers something other than 404.
@@ -41,7 +42,7 @@ export async function firstFound(
       continue;
     }
     // 坚果云 answers 409 AncestorsNotFound, not 404, for a file under a missing folder (jianguoyun.md §4).
-    const vendorAbsent = u.profile === 'jianguoyun' && res.status === 409;
+    const vendorAbsent = traitsOf(u.profile).missingParentIs409 && res.status === 409;
     if (res.status === 404 || res.status === 410 || vendorAbsent || (opts.badRequestMeansAbsent && res.status === 400)) {
       await res.body.dump();
       answers.push({ kind: 'absent' });

@@ -24,6 +24,7 @@ import { empty, relay, type DavContext, type MethodHandler } from './context.js'
 import { checkPreconditions } from './preconditions.js';
 import { deleteEverywhere } from './delete.js';
 import { needsSetAside, withDestinationAside } from './replace.js';
+import { traitsOf } from '../upstream/profile.js';
 
 /** Live properties (RFC 4918 §15, plus Apache's `executable`) that the server computes and must not be set. */
 const LIVE_PROPS = new Set([
@@ -225,9 +226,13 @@ async function copyOrMove(
       return relay(ctx, res);
     }
     await gw.transfer(src.upstream, path.key, du, dest.key, ctx.signal);
-    await copyDeadProps(ctx, src.upstream, path.key, du, dest.key).catch((err: unknown) =>
-      ctx.req.log.warn({ err: (err as Error).message }, 'dead properties not copied'),
-    );
+    // A 坚果云 account stores no dead properties: none to read at the source, none kept at the destination, so
+    // the PROPFIND and PROPPATCH would only spend budget.
+    if (traitsOf(src.upstream.profile).storesDeadProperties && traitsOf(du.profile).storesDeadProperties) {
+      await copyDeadProps(ctx, src.upstream, path.key, du, dest.key).catch((err: unknown) =>
+        ctx.req.log.warn({ err: (err as Error).message }, 'dead properties not copied'),
+      );
+    }
     gw.afterWrite(dest.key, du);
     if (isMove) {
       const del = await gw.send(src.upstream, { method: 'DELETE', key: path.key, signal: ctx.signal });

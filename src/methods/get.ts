@@ -18,6 +18,7 @@ import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
 import { firstFound } from './candidates.js';
 import { empty, relay, type DavContext, type MethodHandler } from './context.js';
 import { listCollection } from './listing.js';
+import { traitsOf } from '../upstream/profile.js';
 
 const LISTING_PROPFIND =
   '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/><D:getlastmodified/></D:prop></D:propfind>';
@@ -45,9 +46,9 @@ export const handleGet: MethodHandler = async (ctx) => {
   const headers = upstreamRequestHeaders(ctx.req.headers);
   const first = firstRequest(parseRangeHeader(headerValue(ctx.req.headers, 'range')));
   const res = await firstFound(ctx, path.key, (u) =>
-    u.profile === 'jianguoyun' ? sendFirst(ctx, u, headers, first) : sendGet(ctx, u, headers),
+    !traitsOf(u.profile).rfcRanges ? sendFirst(ctx, u, headers, first) : sendGet(ctx, u, headers),
   );
-  if (res.upstream.profile === 'jianguoyun') {
+  if (!traitsOf(res.upstream.profile).rfcRanges) {
     // For a suffix range the first request was the size PROPFIND, and `res` is its answer.
     if (first.kind === 'size-first') return answerBySize(ctx, res, headers, first.spec, true);
     // 坚果云's 416 also means "reaches EOF" (jianguoyun.md statement 8); only the size tells which. The account

@@ -13,6 +13,7 @@ import { DavgateError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { baseName, parentKey } from '../path/canonical.js';
 import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
+import { traitsOf } from '../upstream/profile.js';
 
 /** Prefix of the temporary names used while a destination is set aside. Listed in README "Limitations". */
 export const ASIDE_PREFIX = '.davgate-replaced-';
@@ -23,7 +24,7 @@ export const ASIDE_PREFIX = '.davgate-replaced-';
  * @returns true for `jianguoyun` (its COPY/MOVE ignore `Overwrite: T`, jianguoyun.md statement 9)
  */
 export function needsSetAside(profile: string): boolean {
-  return profile === 'jianguoyun';
+  return !traitsOf(profile).overwritesOnCopyMove;
 }
 
 /**

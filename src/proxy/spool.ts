@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DavgateError, Errors, errorCode } from '../errors.js';
+import { traitsOf } from '../upstream/profile.js';
 
 /** Prefix of every spool directory name (inside `limits.spoolDir` or the OS temp directory). */
 export const SPOOL_DIR_PREFIX = 'davgate-spool-';
@@ -28,7 +29,7 @@ export const SPOOL_DIR_PREFIX = 'davgate-spool-';
  * @param profile - the target upstream's profile (`generic`, `jianguoyun`)
  */
 export function mustSpool(contentLength: string | undefined, profile: string): boolean {
-  return contentLength === undefined && profile === 'jianguoyun';
+  return contentLength === undefined && !traitsOf(profile).acceptsChunkedPut;
 }
 
 /** Options of {@link spoolBody}. */

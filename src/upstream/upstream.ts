@@ -15,6 +15,7 @@ import { encodeKey } from '../path/canonical.js';
 import { HealthState } from './health.js';
 import { Limiter, type Rejection } from './limiter.js';
 import { RequestBudget } from './budget.js';
+import { traitsOf } from './profile.js';
 
 /** Headers as undici returns them. */
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -277,7 +278,7 @@ export class Upstream {
       upstream: this.id,
       status_class: statusClass(res.statusCode),
     });
-    if (res.statusCode === 503 && this.profile === 'jianguoyun') {
+    if (res.statusCode === 503 && traitsOf(this.profile).throttlesWith503) {
       // 坚果云 throttles with 503 and a BlockedTemporarily body, without Retry-After (jianguoyun.md §1).
       const text = await res.body.text().catch(() => '');
       done();

@@ -137,7 +137,7 @@ t.test('a MOVE that fails after the destination was set aside puts it back', asy
 });
 
 t.test('a MOVE onto an existing file on another account replaces it too', async (t) => {
-  const { call, dest, put, listing } = await rig(t);
+  const { sims, call, dest, put, listing } = await rig(t);
   t.equal((await call('MKCOL', '/o/')).status, 201);
   let a = '';
   let b = '';
@@ -147,7 +147,13 @@ t.test('a MOVE onto an existing file on another account replaces it too', async 
   }
   await put(a, 'from elsewhere');
   await put(b, 'old');
+  const propfinds = sims.map((s) => s.counters.byMethod['PROPFIND'] ?? 0);
   t.equal((await call('MOVE', a, dest(b))).status, 204);
+  // The accounts store no dead properties, so davgate neither reads them (allprop PROPFIND) nor writes them
+  // (PROPPATCH): only the existence checks remain, one PROPFIND per account plus the source's.
+  const spent = sims.reduce((n, s, i) => n + (s.counters.byMethod['PROPFIND'] ?? 0) - propfinds[i]!, 0);
+  t.ok(spent <= 4, `no allprop PROPFIND of the source (${spent} PROPFINDs)`);
+  t.same(sims.map((s) => s.counters.byMethod['PROPPATCH'] ?? 0), [0, 0, 0], 'no PROPPATCH');
   t.equal((await call('GET', b)).text, 'from elsewhere');
   t.equal((await call('GET', a)).status, 404);
   t.notMatch(await listing('/o/'), ASIDE_PREFIX);
