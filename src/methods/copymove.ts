@@ -23,7 +23,6 @@ import type { Upstream } from '../upstream/upstream.js';
 import { empty, relay, type DavContext, type MethodHandler } from './context.js';
 import { checkPreconditions } from './preconditions.js';
 import { deleteEverywhere } from './delete.js';
-import { needsSetAside, withDestinationAside } from './replace.js';
 import { traitsOf } from '../upstream/profile.js';
 
 /** Live properties (RFC 4918 §15, plus Apache's `executable`) that the server computes and must not be set. */
@@ -143,6 +142,101 @@ async function proppatchSet(
   return { refused, dependent };
 }
 
+/**
+ * COPY/MOVE of a file. The new copy is put in place first and the destination's other copies go only after
+ * that, so a failure part-way never leaves the destination without any version (RFC 4918 §9.8.4 allows
+ * either order). The same upstream does it natively when it can overwrite; an account that never overwrites
+ * (坚果云: 409 `DuplicateName` whatever `Overwrite` says, jianguoyun.md statement 9) gets GET + PUT (PUT does
+ * overwrite there, in place) and, for MOVE, a DELETE of the source afterwards. That costs the bytes' traffic
+ * but never leaves the destination missing, not even for a moment, and needs no undo that a throttled
+ * account could refuse.
+ */
+async function copyOrMoveFile(
+  ctx: DavContext,
+  isMove: boolean,
+  su: Upstream,
+  destKey: string,
+  destStats: Awaited<ReturnType<DavContext['gw']['statAll']>>,
+  done: () => void,
+): Promise<void> {
+  const { gw, path } = ctx;
+  const { upstream: du } = gw.placeNew(destKey);
+  const onDu = destStats.find((s) => s.upstream === du)?.kind ?? 'absent';
+  // A collection in the way on the target upstream has to go first: no upstream replaces one with a file.
+  if (onDu === 'collection') {
+    await deleteCopy(ctx, du, destKey, true);
+    gw.forgetCollections();
+  }
+  await gw.ensureParent(du, destKey, ctx.signal);
+  const overwrites = traitsOf(du.profile).overwritesOnCopyMove;
+  let placed = false;
+  if (du === su && (overwrites || onDu !== 'file')) {
+    const res = await gw.send(du, {
+      method: ctx.method,
+      key: path.key,
+      headers: { destination: du.urlFor(destKey), overwrite: 'T' },
+      signal: ctx.signal,
+    });
+    if (res.status === 201 || res.status === 204) {
+      await res.body.dump();
+      placed = true;
+    } else if (res.status === 409 && !overwrites) {
+      // The account holds a copy davgate did not see (a stale one hidden by the repair journal, or a race):
+      // replace it the way that works there.
+      await res.body.dump();
+    } else {
+      return relay(ctx, res);
+    }
+  }
+  if (!placed) {
+    await gw.transfer(su, path.key, du, destKey, ctx.signal);
+    // A 坚果云 account stores no dead properties: none to read at the source, none kept at the destination, so
+    // the PROPFIND and PROPPATCH would only spend budget.
+    if (traitsOf(su.profile).storesDeadProperties && traitsOf(du.profile).storesDeadProperties) {
+      await copyDeadProps(ctx, su, path.key, du, destKey).catch((err: unknown) =>
+        ctx.req.log.warn({ err: (err as Error).message }, 'dead properties not copied'),
+      );
+    }
+  }
+  gw.afterWrite(destKey, du);
+  // The destination's copies on other upstreams are stale now; one that cannot be deleted is journalled.
+  for (const s of destStats) {
+    if (s.kind === 'absent' || s.upstream === du) continue;
+    const status = await deleteCopy(ctx, s.upstream, destKey, s.kind === 'collection').catch(() => 0);
+    if (status >= 300 && status !== 404) gw.afterDelete(destKey, [s.upstream]);
+    if (s.kind === 'collection') gw.forgetCollections();
+  }
+  if (isMove && !(placed && du === su)) {
+    const del = await gw.send(su, { method: 'DELETE', key: path.key, signal: ctx.signal });
+    await del.body.dump();
+    if (del.status >= 300 && del.status !== 404) {
+      // The source refused to go (e.g. 423 Locked). When the destination was new, undo the copy so a failed
+      // MOVE leaves one file, not two; an overwritten destination cannot be given back, so it stays.
+      if (onDu !== 'file') {
+        const undo = await gw.send(du, { method: 'DELETE', key: destKey, signal: ctx.signal }).catch(() => undefined);
+        await undo?.body.dump();
+      }
+      const status = del.status >= 400 && del.status < 500 && del.status !== 401 ? del.status : 502;
+      throw new DavgateError('DAVGATE_UPSTREAM_STATUS', status, `MOVE: the source could not be removed on ${su.id} (${del.status})`);
+    }
+  }
+  if (isMove) {
+    gw.afterDelete(path.key, gw.candidates(path.key).filter((u) => !u.available));
+    gw.locks.removeAtOrBelow(path.key);
+  }
+  return done();
+}
+
+/** DELETEs one copy of `key` on `u`; returns the status. */
+async function deleteCopy(ctx: DavContext, u: Upstream, key: string, collection: boolean): Promise<number> {
+  const r = await ctx.gw.send(u, { method: 'DELETE', key, collection, signal: ctx.signal });
+  await r.body.dump();
+  if (r.status >= 300 && r.status !== 404 && collection) {
+    throw new DavgateError('DAVGATE_UPSTREAM_STATUS', 502, `could not replace destination on ${u.id}`);
+  }
+  return r.status;
+}
+
 /** COPY/MOVE handler. */
 export const handleCopyMove: MethodHandler = async (ctx) => {
   const { gw, path } = ctx;
@@ -178,6 +272,11 @@ async function copyOrMove(
   if (src.kind === 'collection' && isSameOrBelow(dest.key, path.key)) {
     throw new DavgateError('DAVGATE_FORBIDDEN', 403, 'cannot copy or move a collection into itself');
   }
+  // Replacing a collection that contains the source would delete the source with it (RFC 4918 §9.8.4: the
+  // destination is deleted first), so a COPY would lose what it copies.
+  if (isSameOrBelow(path.key, dest.key)) {
+    throw new DavgateError('DAVGATE_FORBIDDEN', 403, 'the destination contains the source');
+  }
   if (!(await gw.collectionExists(parentKey(dest.key), ctx.signal))) {
     throw Errors.CONFLICT('destination parent collection does not exist');
   }
@@ -188,71 +287,17 @@ async function copyOrMove(
   if (destExists && !overwrite) throw Errors.PRECONDITION_FAILED('destination exists and Overwrite is F');
   const done = () => empty(ctx, destExists ? 204 : 201);
 
-  if (src.kind === 'file') {
-    const { upstream: du } = gw.placeNew(dest.key);
-    // Replace the destination: copies on other upstreams go (RFC 4918 §9.8.4 "DELETE first"); on the target
-    // upstream a file is overwritten in place so the old bytes survive a failed transfer.
-    for (const s of destStats) {
-      if (s.kind === 'absent') continue;
-      if (s.upstream === du && s.kind === 'file') continue;
-      const r = await gw.send(s.upstream, { method: 'DELETE', key: dest.key, collection: s.kind === 'collection', signal: ctx.signal });
-      await r.body.dump();
-      if (r.status >= 300 && r.status !== 404) throw new DavgateError('DAVGATE_UPSTREAM_STATUS', 502, `could not replace destination on ${s.upstream.id}`);
-    }
-    if (destStats.some((s) => s.kind === 'collection')) gw.forgetCollections();
-    await gw.ensureParent(du, dest.key, ctx.signal);
-    if (du === src.upstream) {
-      const operation = () =>
-        gw.send(du, {
-          method: ctx.method,
-          key: path.key,
-          headers: { destination: du.urlFor(dest.key), overwrite: 'T' },
-          signal: ctx.signal,
-        });
-      const replacing = destStats.some((s) => s.upstream === du && s.kind === 'file');
-      const res =
-        replacing && needsSetAside(du.profile)
-          ? await withDestinationAside(gw, du, dest.key, operation, ctx.signal, ctx.req.log)
-          : await operation();
-      if (res.status === 201 || res.status === 204) {
-        await res.body.dump();
-        gw.afterWrite(dest.key, du);
-        if (isMove) {
-          gw.afterDelete(path.key, gw.candidates(path.key).filter((u) => !u.available));
-          gw.locks.removeAtOrBelow(path.key);
-        }
-        return done();
-      }
-      return relay(ctx, res);
-    }
-    await gw.transfer(src.upstream, path.key, du, dest.key, ctx.signal);
-    // A 坚果云 account stores no dead properties: none to read at the source, none kept at the destination, so
-    // the PROPFIND and PROPPATCH would only spend budget.
-    if (traitsOf(src.upstream.profile).storesDeadProperties && traitsOf(du.profile).storesDeadProperties) {
-      await copyDeadProps(ctx, src.upstream, path.key, du, dest.key).catch((err: unknown) =>
-        ctx.req.log.warn({ err: (err as Error).message }, 'dead properties not copied'),
-      );
-    }
-    gw.afterWrite(dest.key, du);
-    if (isMove) {
-      const del = await gw.send(src.upstream, { method: 'DELETE', key: path.key, signal: ctx.signal });
-      await del.body.dump();
-      if (del.status >= 300 && del.status !== 404) {
-        // The source refused to go (e.g. 423 Locked): undo the copy so a failed MOVE leaves one file, not two.
-        const undo = await gw.send(du, { method: 'DELETE', key: dest.key, signal: ctx.signal }).catch(() => undefined);
-        await undo?.body.dump();
-        const status = del.status >= 400 && del.status < 500 && del.status !== 401 ? del.status : 502;
-        throw new DavgateError('DAVGATE_UPSTREAM_STATUS', status, `MOVE: the source could not be removed on ${src.upstream.id} (${del.status})`);
-      }
-      gw.afterDelete(path.key, gw.candidates(path.key).filter((u) => !u.available));
-      gw.locks.removeAtOrBelow(path.key);
-    }
-    return done();
-  }
+  if (src.kind === 'file') return copyOrMoveFile(ctx, isMove, src.upstream, dest.key, destStats, done);
 
   // A collection: every enabled upstream takes part, so none may be down.
   const down = gw.enabled.find((u) => !u.available);
   if (down) throw Errors.UPSTREAM_DOWN(`${down.id}; a collection ${ctx.method} needs every upstream`, { retryAfterS: 5 });
+  // A collection is copied per upstream, so a stale copy below it that the repair journal still owes a fix
+  // would travel along and could be served at the new path. Every upstream is up here: settle those first.
+  const owed = gw.enabled.flatMap((u) => gw.repairs.dueFor(u.id).map((e) => e.key)).filter((k) => isSameOrBelow(k, path.key));
+  if (owed.length > 0 && !owed.includes(path.key) && !owed.includes(dest.key)) {
+    for (const u of gw.enabled) await gw.runRepairs(u);
+  }
   if (destExists) {
     const del = await deleteEverywhere(ctx, dest.key);
     if (del.kind === 'partial') throw Errors.BAD_GATEWAY('could not replace the destination on every upstream');
