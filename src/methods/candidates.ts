@@ -1,6 +1,7 @@
 /**
  * Trying a request on a key's candidates in HRW order: the owner first, then — only when it answers 404 —
- * the others, which may hold the file if it was written while the owner was down (issue #2, "Failover").
+ * the others, which may hold the file if it was written while the owner was down (issue #2, "Failover"). A
+ * resting (throttled or out-of-budget) owner answers for its files with 503 at once (issue #4).
  * A later issue replaces the probing with a placement index.
  */
 import { DavgateError, Errors } from '../errors.js';
@@ -8,6 +9,11 @@ import { combineLookup, type LookupAnswer } from '../proxy/retry.js';
 import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
 import type { DavContext } from './context.js';
 import { traitsOf } from '../upstream/profile.js';
+
+/** Whether `err` says the account is resting (cooling after a throttle, or its budget is spent), not down. */
+function isResting(err: unknown): boolean {
+  return err instanceof DavgateError && (err.code === 'DAVGATE_UPSTREAM_COOLING' || err.code === 'DAVGATE_BUDGET_EXHAUSTED');
+}
 
 /**
  * Sends `attempt(u)` to each candidate of `key` in order until one answers something other than 404.
@@ -36,6 +42,10 @@ export async function firstFound(
       res = await attempt(u);
     } catch (err) {
       if (err instanceof DavgateError && err.statusCode === 499) throw err;
+      // A resting account (throttled, or out of request budget) still holds its files. Asking the other
+      // candidates would only spend their budgets on 404s, unless the repair journal says this key was written
+      // elsewhere meanwhile (then the owner ranks last, see Gateway.readCandidates).
+      if (i === 0 && isResting(err) && !ranked.some((c) => ctx.gw.repairs.get(key, c.id))) throw err;
       if (err instanceof DavgateError && err.retryAfterS) retryAfterS = Math.max(retryAfterS ?? 0, err.retryAfterS);
       const s = err instanceof DavgateError ? err.statusCode : 502;
       answers.push({ kind: 'failed', status: s === 503 || s === 504 ? s : 502 });
