@@ -511,6 +511,14 @@ export class Gateway {
     return status;
   }
 
+  /**
+   * Whether davgate remembers `key` as a collection on `u` (it made or saw it there since the last collection
+   * DELETE/MOVE); no upstream request. Lets MKCOL answer 405 for known folders without asking every account.
+   */
+  knowsCollection(u: Upstream, key: string): boolean {
+    return this.#knownCollections.has(`${u.id}\0${key}`);
+  }
+
   /** Remembers that `key` is a collection on `u` (after a successful MKCOL/COPY/MOVE there). */
   noteCollection(u: Upstream, key: string): void {
     this.#knownCollections.set(`${u.id}\0${key}`, true);

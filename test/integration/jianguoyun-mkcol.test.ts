@@ -21,4 +21,7 @@ t.test('MKCOL status codes are RFC 4918 ones', async (t) => {
   t.equal(await call('MKCOL', '/m/bad:name/'), 400, 'a name the vendor forbids: 400 before any upstream call');
   t.equal(await call('MKCOL', '/m/b/'), 201, 'and a later MKCOL of the same name works');
   t.equal(await call('PROPFIND', '/m/b/', { depth: '0' }), 207, 'the collection is there');
+  // Regression (new-user trial, finding 7): concurrent MKCOLs of one name all answered 201.
+  const race = await Promise.all(Array.from({ length: 6 }, () => call('MKCOL', '/m/race/')));
+  t.same(race.sort(), [201, 405, 405, 405, 405, 405], 'regression: concurrent MKCOLs: one 201, the rest 405');
 });

@@ -29,6 +29,8 @@ t.test('requests per client action', async (t) => {
 
   t.equal(await cost('OPTIONS', () => ok('OPTIONS', '/')), 0, 'OPTIONS: none');
   t.equal(await cost('MKCOL', () => ok('MKCOL', '/c/')), 6, 'MKCOL: an existence check and the MKCOL, per account');
+  const again = await cost('MKCOL of a folder davgate made', async () => t.equal((await rig.call('MKCOL', '/c/')).status, 405));
+  t.equal(again, 0, 'MKCOL of a known folder: 405 at no cost (rclone sends one before every upload)');
   t.equal(await cost('PUT into a folder made through davgate', () => put('/c/a.txt')), 1, 'PUT: 1 (the folder is known)');
   const names = Array.from({ length: 40 }, (_, i) => `/c/f${i}.txt`);
   for (const n of names) await put(n);
