@@ -1,6 +1,6 @@
 /**
  * PROPFIND (RFC 4918 §9.1). Depth 0 goes to the resource's upstream (HRW order, owner first); Depth 1 on a
- * collection is merged from every enabled upstream; Depth infinity on a collection is refused with 403 and
+ * collection is merged from every enabled upstream (Depth 1 on a file is answered like Depth 0); Depth infinity on a collection is refused with 403 and
  * the `DAV:propfind-finite-depth` precondition, as is a missing Depth (which means infinity).
  * `DAV:lockdiscovery` and `DAV:supportedlock` come from davgate's lock table (issue #3).
  */
@@ -45,9 +45,15 @@ export const handlePropfind: MethodHandler = async (ctx) => {
   const { body, req } = await readPropfind(ctx);
   const baseHeaders = { 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity' };
 
-  if (depth === '1') {
+  const merged = async () => {
     const entries = await listCollection(ctx, path.key, { body, collection: path.trailingSlash });
     return send207(ctx, serializeMultistatus(entries.map((e) => withLocks(ctx, e.element, e.key, req))));
+  };
+  // A listing asks every account. Without a trailing slash the URL may be a file (rclone reads each file it
+  // uploaded this way): unless davgate knows a collection there, ask the owner first, and a file's answer is
+  // the whole Depth 1 answer (a file has no members, RFC 4918 §9.1) for one request instead of one per account.
+  if (depth === '1' && (path.trailingSlash || path.key === '/' || gw.enabled.some((u) => gw.knowsCollection(u, path.key)))) {
+    return merged();
   }
 
   const isRoot = path.key === '/';
@@ -68,6 +74,7 @@ export const handlePropfind: MethodHandler = async (ctx) => {
   const responses = parseMultistatus(await res.body.text());
   // Depth infinity: allowed on a file (it has no members), refused on a collection (RFC 4918 §9.1).
   if (depth === 'infinity' && responses[0]?.isCollection) throw Errors.FINITE_DEPTH();
+  if (depth === '1' && responses[0]?.isCollection) return merged();
   const map = hrefMapper(res.upstream);
   return send207(
     ctx,

@@ -39,6 +39,10 @@ t.test('requests per client action', async (t) => {
   t.equal(await cost('HEAD', () => ok('HEAD', names[0]!)), 1, 'HEAD of a file: 1');
   t.equal(await cost('PROPFIND Depth 0 of a file', () => ok('PROPFIND', names[0]!, { depth: '0' })), 1, 'PROPFIND Depth 0 of a file: 1');
   t.equal(await cost('PROPFIND Depth 1', () => ok('PROPFIND', '/c/', { depth: '1' })), 3, 'a listing: one page per account');
+  t.equal(await cost('PROPFIND Depth 1 of a folder, no slash', () => ok('PROPFIND', '/c', { depth: '1' })), 3, 'the same without the slash (a known folder)');
+  const fileListing = await rig.call('PROPFIND', names[0]!, { depth: '1' });
+  t.equal(fileListing.status, 207);
+  t.equal(await cost('PROPFIND Depth 1 of a file', () => ok('PROPFIND', names[0]!, { depth: '1' })), 1, 'Depth 1 of a file: 1, its owner (rclone reads each upload this way)');
   t.equal(await cost('DELETE of a file', () => ok('DELETE', names[1]!)), 4, 'DELETE of a file: a PROPFIND per account to find copies, and the DELETE');
   const on = (u: string, except: string[]) => names.filter((n) => owner(n) === u && !except.includes(n));
   const [a, b, c] = on('j0', [names[0]!, names[1]!]);
