@@ -38,7 +38,9 @@ export async function listCollection(ctx: DavContext, key: string, opts: ListOpt
   const results = await Promise.all(
     gw.enabled.map(async (u) => {
       if (!u.available) {
-        return { u, error: Errors.INCOMPLETE_LISTING(`${u.id} is down`, { retryAfterS: Math.max(1, Math.ceil(u.health.cooldownRemainingMs() / 1000)) }) };
+        // A throttled account is resting, not down: say so, and when it serves again (the rest left).
+        const [why, ms] = u.cooling ? ['is cooling down after a throttle', u.coolingRemainingMs()] : ['is down', u.health.cooldownRemainingMs()];
+        return { u, error: Errors.INCOMPLETE_LISTING(`${u.id} ${why}`, { retryAfterS: Math.max(1, Math.ceil(ms / 1000)) }) };
       }
       try {
         const headers = {

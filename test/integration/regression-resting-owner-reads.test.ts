@@ -33,4 +33,9 @@ t.test('reads of a throttled account’s file cost the other accounts nothing', 
   }
   t.same(others(), before, 'the other accounts were not asked');
   t.equal((await rig.call('GET', theirs)).status, 200, 'a file on another account is served');
+  // Regression (new-user trial, finding 6): a listing said "j0 is down" with Retry-After: 1.
+  const listing = await rig.call('PROPFIND', '/c/', { depth: '1' });
+  t.equal(listing.status, 503, 'a listing cannot be complete while j0 rests');
+  t.ok(Number(listing.headers['retry-after']) > 60, `its Retry-After is the rest left (${listing.headers['retry-after']})`);
+  t.match(listing.text, /cooling/, 'and the reason says cooling, not down');
 });
