@@ -178,7 +178,18 @@ function buildProgram(io: CliIO, result: { code: number | undefined }): Command 
       }
       // Imported lazily so that check-config and hash-password do not load the server's dependencies.
       const { startServer } = await import('./server.js');
-      await startServer(config, { handleSignals: true });
+      try {
+        await startServer(config, { handleSignals: true });
+      } catch (err) {
+        // The start-up checks (base folders, credentials, spool directory) report like config mistakes: each
+        // names its key, and the exit status is the same.
+        if (err instanceof ConfigError) {
+          printProblems(err, io);
+          result.code = EXIT.USAGE;
+          return;
+        }
+        throw err;
+      }
       result.code = undefined;
     });
 

@@ -8,6 +8,7 @@ import { buildApp } from './app.js';
 import { Gateway } from './gateway.js';
 import { startProber } from './upstream/prober.js';
 import { checkSandboxes } from './upstream/sandbox.js';
+import { checkSpoolDir } from './proxy/spool-check.js';
 
 /** A running gateway. */
 export interface RunningServer {
@@ -68,20 +69,29 @@ export function createLogger(config: Config, stream?: NodeJS.WritableStream): Lo
 }
 
 /**
- * Checks each upstream's base folder (see `upstream/sandbox.ts`), builds the app from a validated config and
- * listens on `config.listen` (port 0 picks a free port).
- * @throws ConfigError when an upstream's base folder is missing (and not to be created), is a file, or the
+ * Checks the PUT spool directory when an upstream needs it (see `proxy/spool-check.ts`) and each upstream's
+ * base folder (see `upstream/sandbox.ts`), builds the app from a validated config and listens on
+ * `config.listen` (port 0 picks a free port).
+ * @throws ConfigError naming `limits.spoolDir` when an enabled upstream needs the spool and its directory is
+ *   unusable; ConfigError when an upstream's base folder is missing (and not to be created), is a file, or the
  *   account refuses the credentials; an Error when the address cannot be bound
  */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = createLogger(config, opts.logStream);
   const gateway = new Gateway(config, log);
+  // Nothing listens yet and the retry back-off timer is unref'd, so during the checks nothing else would keep
+  // Node running: an unreachable account made `davgate serve` exit silently (status 13) mid-check.
+  const keepAlive = setInterval(() => undefined, 60_000);
   try {
+    // The spool directory first: a local check that costs no request of any account's budget.
+    await checkSpoolDir(config);
     await checkSandboxes(gateway, log);
   } catch (err) {
     log.error({ event: 'start_refused', err: (err as Error).message }, 'davgate cannot start');
     await gateway.close().catch(() => undefined);
     throw err;
+  } finally {
+    clearInterval(keepAlive);
   }
   const app = await buildApp(gateway, log);
   const prober = startProber(gateway);

@@ -30,7 +30,17 @@ export interface ConfigProblem {
 }
 
 /** Upstream fields settable per upstream number `n` from the environment. */
-export type UpstreamEnvField = 'id' | 'url' | 'username' | 'password' | 'maxConcurrent' | 'weight' | 'enabled' | 'description';
+export type UpstreamEnvField =
+  | 'id'
+  | 'url'
+  | 'username'
+  | 'password'
+  | 'maxConcurrent'
+  | 'weight'
+  | 'enabled'
+  | 'description'
+  | 'profile'
+  | 'plan';
 
 /** Global fields settable from the environment (dotted config paths). */
 export type GlobalEnvField =
@@ -66,6 +76,10 @@ const UPSTREAM_VARS: Readonly<Record<string, { field: UpstreamEnvField; kind: Ki
   WEIGHT: { field: 'weight', kind: 'number' },
   ENABLED: { field: 'enabled', kind: 'bool' },
   DESCRIPTION: { field: 'description', kind: 'string' },
+  // An env-only deployment (docker-compose.yml) must be able to mark a 坚果云 account as one: without its
+  // profile the account gets no request budget, no cool-down and no chunked-PUT spooling (jianguoyun.md §1, §4).
+  PROFILE: { field: 'profile', kind: 'string' },
+  PLAN: { field: 'plan', kind: 'string' },
 };
 
 /** Global variables. `PORT` is the PaaS convention; `DAVGATE_LISTEN_PORT` wins when both are set. */

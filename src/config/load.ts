@@ -436,6 +436,21 @@ function upstreamUrl(s: Sourced | undefined, path: string, p: Problems): string 
   return u.href;
 }
 
+/** The 坚果云 WebDAV host (jianguoyun.md, header: "Host `https://dav.jianguoyun.com`, base path `/dav/`"). */
+const JIANGUOYUN_HOST = 'dav.jianguoyun.com';
+
+/** Whether a normalised upstream URL points at the 坚果云 WebDAV host. Pure. */
+function isJianguoyunHost(url: string): boolean {
+  return new URL(url).hostname === JIANGUOYUN_HOST;
+}
+
+/** The 1-based upstream number of a raw upstream key (`upstreams[1]` → 2, `WEBDAV_URL_3` → 3), for env names. */
+function upstreamNumber(key: string): number | undefined {
+  const m = /^upstreams\[(\d+)\]$/.exec(key) ?? /^WEBDAV_URL_(\d+)$/.exec(key);
+  if (!m) return undefined;
+  return key.startsWith('upstreams[') ? Number(m[1]) + 1 : Number(m[1]);
+}
+
 function validateUpstream(r: RawUpstream, p: Problems): UpstreamConfig {
   const f = (k: string): Sourced | undefined => r.fields.get(k);
   const idSrc = f('id');
@@ -478,6 +493,17 @@ function validateUpstream(r: RawUpstream, p: Problems): UpstreamConfig {
   const profileSrc = f('profile');
   const profile = str(profileSrc, p, { def: 'generic' });
   if (profile !== 'generic' && profile !== 'jianguoyun') p.add(profileSrc!.key, 'must be generic or jianguoyun');
+  if ((profileSrc === undefined || profileSrc.value === undefined) && isJianguoyunHost(url)) {
+    // A 坚果云 account on the generic profile gets no request budget, no rest after BlockedTemporarily, no
+    // chunked-PUT spooling and no Overwrite or Range fixes (jianguoyun.md §1, §4): it works until the vendor
+    // blocks it. So the generic behaviour there must be asked for; an explicit `profile: generic` stays allowed.
+    const n = upstreamNumber(r.key);
+    const envName = n !== undefined ? `WEBDAV_PROFILE_${n}` : 'WEBDAV_PROFILE_n';
+    p.add(
+      r.key.startsWith('upstreams[') ? `${r.key}.profile` : envName,
+      `required for a ${JIANGUOYUN_HOST} URL: set profile: jianguoyun (or ${envName}=jianguoyun); use profile: generic to keep the generic behaviour deliberately`,
+    );
+  }
   const planSrc = f('plan');
   const plan = str(planSrc, p, { def: 'free' });
   if (plan !== 'free' && plan !== 'paid') p.add(planSrc!.key, 'must be free (600 requests per 30 min) or paid (1500)');
@@ -603,6 +629,17 @@ function validateAuth(s: Sourced | undefined, p: Problems): Config['auth'] {
   return { mode: 'basic', realm, users };
 }
 
+/**
+ * The identity the vendor's request budget is kept for, of an enabled `profile: jianguoyun` upstream: origin plus
+ * username, lower-cased (the username is the account's e-mail address, jianguoyun.md §6). jianguoyun.md §1: "The
+ * official text speaks per user and tier", so every sandbox of one account draws on one budget. Undefined for
+ * other upstreams. Pure.
+ */
+function jianguoyunUserKey(u: UpstreamConfig): string | undefined {
+  if (!u.enabled || u.profile !== 'jianguoyun') return undefined;
+  return `${new URL(u.url).origin}\u0000${(u.username ?? '').toLowerCase()}`;
+}
+
 function validate(raw: Raw, p: Problems): Config {
   const sc = (k: string): Sourced | undefined => raw.scalars.get(k);
 
@@ -637,6 +674,7 @@ function validate(raw: Raw, p: Problems): Config {
   }
   const ids = new Map<string, string>();
   const accounts = new Map<string, string>();
+  const jianguoyunUsers = new Map<string, string>();
   raw.upstreams.forEach((r, i) => {
     const u = upstreams[i]!;
     const idKey = r.fields.get('id')?.key ?? r.key;
@@ -647,8 +685,22 @@ function validate(raw: Raw, p: Problems): Config {
     // The same account listed twice would take two shares of the keyspace while being one store.
     const account = `${u.url}\u0000${u.username ?? ''}`;
     const prev = accounts.get(account);
-    if (prev !== undefined) p.add(r.fields.get('url')?.key ?? r.key, `same URL and username as ${prev}: each account may appear once`);
-    else accounts.set(account, r.key);
+    if (prev !== undefined) {
+      p.add(r.fields.get('url')?.key ?? r.key, `same URL and username as ${prev}: each account may appear once`);
+      return;
+    }
+    accounts.set(account, r.key);
+    const user = jianguoyunUserKey(u);
+    if (user === undefined) return;
+    const prevUser = jianguoyunUsers.get(user);
+    if (prevUser !== undefined) {
+      p.add(
+        r.fields.get('url')?.key ?? r.key,
+        `same 坚果云 account (origin and username) as ${prevUser}, in another sandbox: the vendor counts requests ` +
+          'per user, so two sandboxes of one account add no capacity and would spend its budget twice; list each ' +
+          'account once (or disable one of them)',
+      );
+    } else jianguoyunUsers.set(user, r.key);
   });
 
   return {

@@ -89,6 +89,14 @@ async function create(gw: Gateway, u: Upstream, timeoutMs: number): Promise<bool
  */
 export async function checkSandboxes(gw: Gateway, log: { info(o: object, m: string): void; warn(o: object, m: string): void }): Promise<void> {
   const timeoutMs = gw.config.health.probeTimeoutMs;
+  // Shown as written in the config (a typo in a Chinese folder name is invisible when percent-encoded).
+  const shown = (u: Upstream) => {
+    try {
+      return decodeURIComponent(u.base.pathname);
+    } catch {
+      return u.base.pathname;
+    }
+  };
   const problems: { key: string; message: string }[] = [];
   await Promise.all(
     gw.config.upstreams.map(async (cfg, i) => {
@@ -107,18 +115,18 @@ export async function checkSandboxes(gw: Gateway, log: { info(o: object, m: stri
           problems.push({
             key: cfg.createSandbox ? `${key}.createSandbox` : `${key}.url`,
             message: cfg.createSandbox
-              ? `upstream ${u.id}: the base folder ${u.base.pathname} is missing and could not be created (is its parent missing?)`
-              : `upstream ${u.id}: the base folder ${u.base.pathname} does not exist on the account (${status}); check the spelling, or set ${key}.createSandbox: true to create it`,
+              ? `upstream ${u.id}: the base folder ${shown(u)} is missing and could not be created (is its parent missing?)`
+              : `upstream ${u.id}: the base folder ${shown(u)} does not exist on the account (${status}); check the spelling, or set ${key}.createSandbox: true to create it`,
           });
           return;
         case 'not-collection':
-          problems.push({ key: `${key}.url`, message: `upstream ${u.id}: ${u.base.pathname} is a file, not a folder` });
+          problems.push({ key: `${key}.url`, message: `upstream ${u.id}: ${shown(u)} is a file, not a folder` });
           return;
         case 'refused':
           problems.push({
             key: `${key}.password`,
             message:
-              `upstream ${u.id}: the account refused access to ${u.base.pathname} (${status}); check the username and (app) password` +
+              `upstream ${u.id}: the account refused access to ${shown(u)} (${status}); check the username and (app) password` +
               // jianguoyun.md §1: some throttled bursts were answered 401 rather than 503.
               (u.profile === 'jianguoyun' ? ', or wait: a throttled 坚果云 account sometimes answers 401 for a while' : ''),
           });

@@ -43,6 +43,8 @@ t.test('environment alone: the original plan\'s names', async (t) => {
       WEBDAV_USERNAME_1: 'me@example.com',
       WEBDAV_PASSWORD_1: SECRET,
       WEBDAV_MAX_CONCURRENT_1: '2',
+      WEBDAV_PROFILE_1: 'jianguoyun',
+      WEBDAV_PLAN_1: 'paid',
       WEBDAV_URL_2: 'http://127.0.0.1:8082/',
       WEBDAV_ENABLED_2: 'false',
       WEBDAV_WEIGHT_2: '2.5',
@@ -63,7 +65,9 @@ t.test('environment alone: the original plan\'s names', async (t) => {
       maxConcurrent: 2,
       weight: 1,
       enabled: true,
-      profile: 'generic',
+      profile: 'jianguoyun',
+      // plan paid: 90 % of 1500 per 30 minutes, 200 ms apart (jianguoyun.md §1, §2).
+      budget: { requests: 1350, windowMs: 1_800_000, minSpacingMs: 200 },
       coolingMs: 1_800_000,
       createSandbox: false,
     },
@@ -124,6 +128,32 @@ t.test('global variables', async (t) => {
   t.equal(both.listen.port, 9001, 'DAVGATE_LISTEN_PORT wins over PORT');
 });
 
+t.test('WEBDAV_PROFILE_n and WEBDAV_PLAN_n override the file (finding 17b)', async (t) => {
+  const c = loadConfig({
+    file: FILE,
+    env: { WEBDAV_PROFILE_1: 'jianguoyun', WEBDAV_PLAN_1: 'paid', WEBDAV_PROFILE_2: 'jianguoyun' },
+  });
+  t.same(
+    c.upstreams.map((u) => [u.id, u.profile, u.budget?.requests]),
+    [
+      ['a', 'jianguoyun', 1350],
+      ['b', 'jianguoyun', 540],
+    ],
+  );
+  // The profile's own checks name the variable too: a bare /dav/ URL cannot hold files on 坚果云.
+  const bare = problems(t, { WEBDAV_URL_1: 'https://dav.example.com/dav/', WEBDAV_PROFILE_1: 'jianguoyun' }, FILE);
+  t.same(keys(bare), ['WEBDAV_URL_1']);
+  t.match(bare.problems[0]!.message, /sandbox folder/);
+  // An env upstream past the file on dav.jianguoyun.com with its profile given loads with the budget.
+  const added = loadConfig({
+    file: FILE,
+    env: { WEBDAV_URL_3: 'https://dav.jianguoyun.com/dav/s/', WEBDAV_PROFILE_3: 'jianguoyun', WEBDAV_PLAN_3: 'free' },
+  });
+  t.same([added.upstreams[2]!.id, added.upstreams[2]!.profile, added.upstreams[2]!.budget?.requests], ['webdav3', 'jianguoyun', 540]);
+  // _FILE variants exist only for secrets.
+  t.same(keys(problems(t, { WEBDAV_PROFILE_1_FILE: '/x' }, FILE)), ['WEBDAV_PROFILE_1_FILE']);
+});
+
 t.test('DAVGATE_CONFIG names the file when none is passed', async (t) => {
   const c = loadConfig({ env: { DAVGATE_CONFIG: FILE } });
   t.equal(c.upstreams.length, 2);
@@ -146,6 +176,8 @@ t.test('bad values are reported under the variable name', async (t) => {
       DAVGATE_LOG_LEVEL: 'loud',
       DAVGATE_AUTH: 'basic',
       DAVGATE_ADMIN_TOKEN: `bad token ${SECRET}`,
+      WEBDAV_PROFILE_2: 'nutstore',
+      WEBDAV_PLAN_2: 'gold',
     },
     FILE,
   );
@@ -161,8 +193,12 @@ t.test('bad values are reported under the variable name', async (t) => {
     'DAVGATE_LOG_LEVEL',
     'DAVGATE_AUTH',
     'DAVGATE_ADMIN_TOKEN',
+    'WEBDAV_PROFILE_2',
+    'WEBDAV_PLAN_2',
   ]));
   t.match(e.problems.find((p) => p.key === 'WEBDAV_STRATEGY')?.message, /known: hash/);
+  t.match(e.problems.find((p) => p.key === 'WEBDAV_PROFILE_2')?.message, /generic or jianguoyun/);
+  t.match(e.problems.find((p) => p.key === 'WEBDAV_PLAN_2')?.message, /free .* or paid/);
 });
 
 t.test('numbering: no gaps, no zero, a new upstream needs its URL', async (t) => {
@@ -197,6 +233,8 @@ t.test('ENV_VARS lists every documented name', async (t) => {
     'WEBDAV_WEIGHT_n',
     'WEBDAV_ID_n',
     'WEBDAV_DESCRIPTION_n',
+    'WEBDAV_PROFILE_n',
+    'WEBDAV_PLAN_n',
     'WEBDAV_STRATEGY',
     'WEBDAV_HEALTH_CHECK_INTERVAL',
     'DAVGATE_LISTEN_HOST',

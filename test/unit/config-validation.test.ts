@@ -54,6 +54,20 @@ t.test('the example config loads and its values are the documented defaults', as
   const example = fileURLToPath(new URL('../../config/davgate.example.yaml', import.meta.url));
   const c = loadConfig({ file: example, env: {} });
   t.equal(c.upstreams.length, 2);
+  // Both are 坚果云 accounts (dav.jianguoyun.com): both must say so, or they would run without a budget.
+  const freeBudget = {
+    requests: Math.floor(DEFAULTS.jianguoyunFreeRequests * DEFAULTS.jianguoyunBudgetShare),
+    windowMs: DEFAULTS.jianguoyunWindowMs,
+    minSpacingMs: DEFAULTS.jianguoyunMinSpacingMs,
+  };
+  t.same(
+    c.upstreams.map((u) => [u.id, new URL(u.url).hostname, u.profile, u.budget]),
+    [
+      ['a', 'dav.jianguoyun.com', 'jianguoyun', freeBudget],
+      ['b', 'dav.jianguoyun.com', 'jianguoyun', freeBudget],
+    ],
+    'every 坚果云 upstream of the example has profile jianguoyun and the free plan\'s budget',
+  );
   t.equal(c.auth.mode, 'basic');
   t.equal(c.admin.token, undefined, 'admin stays disabled in the example');
   t.same(c.health, {
@@ -243,7 +257,7 @@ t.test('URL rules', async (t) => {
   t.same(bad('https://dav.example.com/dav/?'), ['upstreams[0].url']);
   const ok = (url: string) => load(`auth: none\nupstreams: [ { id: a, url: ${JSON.stringify(url)} } ]\n`).upstreams[0]!.url;
   t.equal(ok('http://127.0.0.1:8081'), 'http://127.0.0.1:8081/');
-  t.equal(ok('https://dav.jianguoyun.com/dav/我的音乐'), 'https://dav.jianguoyun.com/dav/%E6%88%91%E7%9A%84%E9%9F%B3%E4%B9%90/');
+  t.equal(ok('https://dav.example.com/dav/我的音乐'), 'https://dav.example.com/dav/%E6%88%91%E7%9A%84%E9%9F%B3%E4%B9%90/');
 });
 
 t.test('numbers: ranges and types', async (t) => {
@@ -341,4 +355,73 @@ t.test('spool and sandbox keys (issue 4: chunked PUT to 坚果云, sandbox check
   const bad = problems(t, `auth: none\nlimits: { spoolMaxBytes: -1, spoolDir: tmp/dg }\nupstreams: [ { id: a, url: "http://x/", createSandbox: "yes" } ]\n`);
   t.same(keys(bad).sort(), ['limits.spoolDir', 'limits.spoolMaxBytes', 'upstreams[0].createSandbox']);
   t.match(messageFor(bad, 'limits.spoolDir'), /absolute/);
+});
+
+t.test('a dav.jianguoyun.com URL must state its profile (finding 17c)', async (t) => {
+  const e = problems(
+    t,
+    `auth: none
+upstreams:
+  - { id: a, url: "https://dav.jianguoyun.com/dav/s/", username: u, password: "${SECRET}" }
+  - { id: b, url: "https://DAV.JianGuoYun.com:443/dav/s/", username: v, password: "${SECRET}" }
+`,
+  );
+  t.same(keys(e), ['upstreams[0].profile', 'upstreams[1].profile'], 'host compared case-insensitively, default port ignored');
+  t.match(messageFor(e, 'upstreams[0].profile'), /set profile: jianguoyun \(or WEBDAV_PROFILE_1=jianguoyun\)/);
+  t.match(messageFor(e, 'upstreams[0].profile'), /use profile: generic to keep the generic behaviour deliberately/);
+  t.match(messageFor(e, 'upstreams[1].profile'), /WEBDAV_PROFILE_2=jianguoyun/);
+
+  // An env-only upstream: the key is the variable to set.
+  const env = problems(t, 'auth: none\nupstreams: [ { id: a, url: "http://x/" } ]\n', {
+    WEBDAV_URL_2: 'https://dav.jianguoyun.com/dav/s/',
+  });
+  t.same(keys(env), ['WEBDAV_PROFILE_2']);
+  t.match(messageFor(env, 'WEBDAV_PROFILE_2'), /WEBDAV_PROFILE_2=jianguoyun/);
+
+  // Saying it either way is fine; generic stays allowed when written out.
+  const generic = load(`auth: none\nupstreams: [ { id: a, url: "https://dav.jianguoyun.com/dav/s/", profile: generic } ]\n`);
+  t.equal(generic.upstreams[0]!.profile, 'generic');
+  t.equal(generic.upstreams[0]!.budget, undefined);
+  const jgy = load(`auth: none\nupstreams: [ { id: a, url: "https://dav.jianguoyun.com/dav/s/", profile: jianguoyun } ]\n`);
+  t.equal(jgy.upstreams[0]!.profile, 'jianguoyun');
+  t.ok(jgy.upstreams[0]!.budget);
+  // Other hosts keep the generic default.
+  t.equal(load(MINIMAL).upstreams[0]!.profile, 'generic');
+  t.equal(load(`auth: none\nupstreams: [ { id: a, url: "https://jianguoyun.example.com/dav/s/" } ]\n`).upstreams[0]!.profile, 'generic');
+});
+
+t.test('two sandboxes of one 坚果云 account are refused: the vendor counts per user (finding 11)', async (t) => {
+  const cfg = (b: string, extraA = '') => `auth: none
+upstreams:
+  - { id: a, url: "https://dav.jianguoyun.com/dav/one/", username: me@example.com, password: "${SECRET}", profile: jianguoyun${extraA} }
+  - { id: b, ${b} }
+`;
+  const e = problems(t, cfg(`url: "https://dav.jianguoyun.com/dav/two/", username: me@example.com, password: "${SECRET}", profile: jianguoyun`));
+  t.same(keys(e), ['upstreams[1].url']);
+  t.match(messageFor(e, 'upstreams[1].url'), /same 坚果云 account \(origin and username\) as upstreams\[0\]/, 'names both keys');
+  t.match(messageFor(e, 'upstreams[1].url'), /per user/);
+
+  // The e-mail user name and the host are compared without case; the default port is the same origin.
+  t.same(
+    keys(problems(t, cfg(`url: "https://DAV.jianguoyun.com:443/dav/two", username: Me@Example.com, password: "${SECRET}", profile: jianguoyun`))),
+    ['upstreams[1].url'],
+  );
+  // From the environment: the key is the variable that set the URL.
+  const env = problems(t, cfg(`url: "http://x/"`), {
+    WEBDAV_URL_2: 'https://dav.jianguoyun.com/dav/two/',
+    WEBDAV_USERNAME_2: 'me@example.com',
+    WEBDAV_PASSWORD_2: SECRET,
+    WEBDAV_PROFILE_2: 'jianguoyun',
+  });
+  t.same(keys(env), ['WEBDAV_URL_2']);
+  t.match(messageFor(env, 'WEBDAV_URL_2'), /upstreams\[0\]/);
+
+  // Not the same account, or not both counted: allowed.
+  const ok = (b: string, extraA = '') => load(cfg(b, extraA)).upstreams.length;
+  t.equal(ok(`url: "https://dav.jianguoyun.com/dav/two/", username: you@example.com, password: "${SECRET}", profile: jianguoyun`), 2, 'another user');
+  t.equal(ok(`url: "https://dav.jianguoyun.com/dav/two/", username: me@example.com, password: "${SECRET}", profile: jianguoyun, enabled: false`), 2, 'one disabled');
+  t.equal(ok(`url: "https://dav.jianguoyun.com/dav/two/", username: me@example.com, password: "${SECRET}", profile: jianguoyun`, ', enabled: false'), 2, 'the other disabled');
+  t.equal(ok(`url: "https://dav.jianguoyun.com/dav/two/", username: me@example.com, password: "${SECRET}", profile: generic`), 2, 'one deliberately generic');
+  t.equal(ok(`url: "http://127.0.0.1:8081/dav/two/", username: me@example.com, password: "${SECRET}", profile: jianguoyun`), 2, 'another origin');
+  t.equal(ok(`url: "https://dav.jianguoyun.com:8443/dav/two/", username: me@example.com, password: "${SECRET}", profile: jianguoyun`), 2, 'another port');
 });
