@@ -22,6 +22,7 @@ import { handleProppatch } from './methods/proppatch.js';
 import { handlePut } from './methods/put.js';
 import type { DavContext, MethodHandler } from './methods/context.js';
 import { parsePath } from './path/canonical.js';
+import { unsupportedTransferCodings } from './proxy/transfer-coding.js';
 
 /** One hop from here to each method's handling (house style rule 7). */
 const HANDLERS: Readonly<Record<(typeof ALLOWED_METHODS)[number], MethodHandler>> = {
@@ -130,6 +131,17 @@ async function buildAppWith(gw: Gateway, log: Logger) {
       if (status >= 500 || status === 499) req.log.warn(line, 'request finished');
       else req.log.info(line, 'request finished');
     });
+  });
+
+  // Before anything reads a body or reaches an upstream: a transfer coding davgate cannot undo (anything but
+  // chunked) is refused with 501 (RFC 9112 §6.1); the coded bytes would otherwise be stored as the file. The body
+  // is left unread, so the connection is closed after the answer.
+  app.addHook('onRequest', async (req, reply) => {
+    const codings = unsupportedTransferCodings(req.headers['transfer-encoding']);
+    if (codings.length === 0) return;
+    reply.header('connection', 'close');
+    sendError(reply, Errors.UNSUPPORTED_TRANSFER_CODING(codings.join(', ')));
+    return reply;
   });
 
   // Operational routes (GET/HEAD only, no WebDAV auth).

@@ -78,6 +78,12 @@ export const Errors = {
    * `limits.spoolDir`). RFC 4918 §11.5: "unable to store the representation needed to complete the request".
    */
   INSUFFICIENT_STORAGE: define('DAVGATE_INSUFFICIENT_STORAGE', 507, 'insufficient storage'),
+  /**
+   * 501: the request has a transfer coding other than `chunked` (e.g. `gzip, chunked`). RFC 9112 §6.1: a server
+   * that receives a transfer coding it does not understand responds 501; storing the still-coded bytes would
+   * corrupt the file.
+   */
+  UNSUPPORTED_TRANSFER_CODING: define('DAVGATE_UNSUPPORTED_TRANSFER_CODING', 501, 'transfer coding not implemented'),
   /** 502: the upstream refused or reset the connection, or answered something unusable. */
   BAD_GATEWAY: define('DAVGATE_BAD_GATEWAY', 502, 'upstream unreachable'),
   /** 503: the upstream's queue is full. */

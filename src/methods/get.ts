@@ -4,31 +4,33 @@
  * body streams. A 坚果云 upstream gets byte ranges answered as RFC 9110 §14 says although the account does not
  * (jianguoyun.md §4 "Range" row: no clamping, suffix ranges misread); the decisions are in `proxy/range.ts`,
  * this file only sends what they ask for. HEAD gets the same treatment as GET: §9.3.2 wants the same header
- * fields as a GET would have had. A collection answers 200 (HEAD) or a small HTML page built from the merged
+ * fields as a GET would have had. Conditional headers (If-Match, If-None-Match, If-[Un]Modified-Since) for an
+ * account that compares them as exact strings (statement 10) are evaluated by davgate (`proxy/conditionals.ts`)
+ * from one PROPFIND and never forwarded. A collection answers 200 (HEAD) or a small HTML page built from the merged
  * listing (GET); an upstream's 403 on a folder never leaks (issue #2, "Collections exist gateway-wide").
  */
 import { Errors } from '../errors.js';
 import { headerValue, upstreamRequestHeaders } from '../proxy/headers.js';
 import { answerWithSize, firstRequest, parseRangeHeader, type ByteRangeSpec, type FirstRequest } from '../proxy/range.js';
+import {
+  CONDITIONAL_HEADERS,
+  conditionalHeadersOf,
+  evaluateConditionals,
+  withoutConditionals,
+  type ConditionalHeaders,
+} from '../proxy/conditionals.js';
 import { keyToGatewayHref } from '../dav/href.js';
-import { parseMultistatus, statusCodeOf } from '../dav/multistatus.js';
-import { findChild, findChildren, textOf, DAV_NS } from '../dav/xml.js';
+import { findChild, textOf, DAV_NS } from '../dav/xml.js';
 import { baseName } from '../path/canonical.js';
 import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
 import { firstFound } from './candidates.js';
 import { empty, relay, type DavContext, type MethodHandler } from './context.js';
 import { listCollection } from './listing.js';
+import { readFacts, sendStatePropfind, type ResourceFacts } from './resource-state.js';
 import { traitsOf } from '../upstream/profile.js';
 
 const LISTING_PROPFIND =
   '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/><D:getlastmodified/></D:prop></D:propfind>';
-
-/** Size and ETag of a file in one request. resourcetype too: 坚果云 sends getetag only with it (jianguoyun.md §4). */
-const SIZE_PROPFIND =
-  '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/><D:getetag/></D:prop></D:propfind>';
-
-/** Preconditions RFC 9110 §13.2.2 evaluates before Range; davgate leaves them to the upstream. */
-const PRECONDITIONS = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
 
 /** Statuses that mean "this is the file's answer" and are relayed as they are. */
 function isFileAnswer(status: number): boolean {
@@ -45,22 +47,62 @@ export const handleGet: MethodHandler = async (ctx) => {
   }
   const headers = upstreamRequestHeaders(ctx.req.headers);
   const first = firstRequest(parseRangeHeader(headerValue(ctx.req.headers, 'range')));
+  const conditionals = conditionalHeadersOf(ctx.req.headers);
+  // An account that compares conditionals as exact strings (statement 10) gets the state PROPFIND first, and
+  // davgate evaluates them; without a conditional header nothing extra is sent.
+  const evaluatesHere = (u: Upstream) => conditionals !== undefined && !traitsOf(u.profile).rfcConditionals;
   const res = await firstFound(ctx, path.key, (u) =>
-    !traitsOf(u.profile).rfcRanges ? sendFirst(ctx, u, headers, first) : sendGet(ctx, u, headers),
+    evaluatesHere(u)
+      ? sendStatePropfind(ctx, u)
+      : !traitsOf(u.profile).rfcRanges
+        ? sendFirst(ctx, u, headers, first)
+        : sendGet(ctx, u, headers),
   );
+  if (evaluatesHere(res.upstream)) return answerConditional(ctx, res, conditionals!, withoutConditionals(headers), first);
   if (!traitsOf(res.upstream.profile).rfcRanges) {
     // For a suffix range the first request was the size PROPFIND, and `res` is its answer.
-    if (first.kind === 'size-first') return answerBySize(ctx, res, headers, first.spec, true);
-    // 坚果云's 416 also means "reaches EOF" (jianguoyun.md statement 8); only the size tells which. The account
-    // checks the one precondition it supports (If-None-Match, statement 10) before Range, so a 416 of davgate's
-    // may stand in for its 416.
+    if (first.kind === 'size-first') return answerBySize(ctx, res.upstream, await readFacts(res), headers, first.spec, true);
+    // 坚果云's 416 also means "reaches EOF" (jianguoyun.md statement 8); only the size tells which. Any conditional
+    // header still here was evaluated by the account before Range (a 坚果云 account never sees one: davgate
+    // evaluates them, answerConditional), so a 416 of davgate's may stand in for its 416.
     if (first.kind === 'range' && res.status === 416) {
       await res.body.dump();
-      return answerBySize(ctx, await sendSizePropfind(ctx, res.upstream), headers, first.spec, false);
+      return answerBySize(ctx, res.upstream, await readFacts(await sendStatePropfind(ctx, res.upstream)), headers, first.spec, false);
     }
   }
   return answerFile(ctx, res);
 };
+
+/**
+ * Answers a GET/HEAD whose conditional headers davgate evaluates itself (RFC 9110 §13.2.2 steps 1–4), from the
+ * state PROPFIND answer `prop`: 412, 304 with the ETag, or the request performed without those headers (the
+ * account's exact-string compare would get `*`, lists, weak tags and If-Match wrong, statement 10). A file that
+ * changes between the PROPFIND and the GET is served as it is then (one round trip; the account cannot be asked
+ * to check If-Match on a GET); a range is still tied to the size it was clamped for by `If-Range`
+ * ({@link answerBySize}).
+ *
+ * @param headers - the headers to forward, conditionals already removed
+ */
+async function answerConditional(
+  ctx: DavContext,
+  prop: UpstreamResponse,
+  conditionals: ConditionalHeaders,
+  headers: Record<string, string>,
+  first: FirstRequest,
+): Promise<void> {
+  const u = prop.upstream;
+  const facts = await readFacts(prop);
+  // A collection's GET is davgate's own listing page, which has no validator to compare.
+  if (facts.kind === 'collection') return collectionAnswer(ctx);
+  const verdict = evaluateConditionals(ctx.method, conditionals, { exists: true, etag: facts.etag, lastModifiedMs: facts.lastModifiedMs });
+  if (verdict.kind === 'precondition-failed') throw Errors.PRECONDITION_FAILED(`${verdict.header} evaluated to false`);
+  // §15.4.5: a 304 carries the ETag a 200 would have had; the account's own GET sends getetag's value.
+  if (verdict.kind === 'not-modified') return empty(ctx, 304, facts.etag !== undefined ? { etag: facts.etag } : {});
+  if (traitsOf(u.profile).rfcRanges || first.kind === 'as-is') return answerFile(ctx, await sendGet(ctx, u, headers));
+  if (first.kind === 'whole') return answerFile(ctx, await sendGet(ctx, u, withoutRange(headers)));
+  // The size is known already: no need to try the range first and learn it from a 416.
+  return answerBySize(ctx, u, facts, headers, first.spec, false);
+}
 
 /** The first request to a 坚果云 account, as {@link firstRequest} decided. */
 function sendFirst(ctx: DavContext, u: Upstream, headers: Record<string, string>, first: FirstRequest): Promise<UpstreamResponse> {
@@ -72,22 +114,12 @@ function sendFirst(ctx: DavContext, u: Upstream, headers: Record<string, string>
     case 'range':
       return sendGet(ctx, u, { ...headers, range: first.range });
     case 'size-first':
-      return sendSizePropfind(ctx, u);
+      return sendStatePropfind(ctx, u);
   }
 }
 
 function sendGet(ctx: DavContext, u: Upstream, headers: Record<string, string>): Promise<UpstreamResponse> {
   return ctx.gw.send(u, { method: ctx.method, key: ctx.path.key, headers, signal: ctx.signal });
-}
-
-function sendSizePropfind(ctx: DavContext, u: Upstream): Promise<UpstreamResponse> {
-  return ctx.gw.send(u, {
-    method: 'PROPFIND',
-    key: ctx.path.key,
-    headers: { depth: '0', 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity' },
-    body: SIZE_PROPFIND,
-    signal: ctx.signal,
-  });
 }
 
 function withoutRange(headers: Record<string, string>): Record<string, string> {
@@ -96,20 +128,19 @@ function withoutRange(headers: Record<string, string>): Record<string, string> {
 }
 
 /**
- * Answers a single range once the size is known, from a PROPFIND Depth 0 answer (`prop`). At most one more
+ * Answers a single range once the size is known, from a state PROPFIND's facts (`facts`). At most one more
  * upstream request: the clamped range under `If-Range` = the ETag learned with the size, so a file changed in
  * between comes back whole (200) rather than as bytes picked for the old size; a 206 whose Content-Range is not
  * the one asked for is refused (502), never relayed.
  */
 async function answerBySize(
   ctx: DavContext,
-  prop: UpstreamResponse,
+  u: Upstream,
+  facts: ResourceFacts,
   headers: Record<string, string>,
   spec: ByteRangeSpec,
   preconditionsUnevaluated: boolean,
 ): Promise<void> {
-  const u = prop.upstream;
-  const facts = await sizeFacts(prop);
   if (facts.kind === 'collection') return collectionAnswer(ctx);
   // No getcontentlength: the range cannot be resolved, and the whole file is always a right answer (§14.2).
   if (facts.size === undefined) return answerFile(ctx, await sendGet(ctx, u, withoutRange(headers)));
@@ -118,7 +149,9 @@ async function answerBySize(
     size: facts.size,
     etag: facts.etag,
     ifRange: headers['if-range'],
-    unevaluatedPreconditions: preconditionsUnevaluated && PRECONDITIONS.some((h) => headers[h] !== undefined),
+    // RFC 9110 §13.2.2 evaluates these before Range. They are unevaluated only when they are still in `headers`
+    // (an upstream evaluates them); headers davgate evaluated itself were removed (answerConditional).
+    unevaluatedPreconditions: preconditionsUnevaluated && CONDITIONAL_HEADERS.some((h) => headers[h] !== undefined),
   });
   if (plan.kind === 'unsatisfiable') return empty(ctx, 416, { 'content-range': plan.contentRange });
   if (plan.kind === 'whole') return answerFile(ctx, await sendGet(ctx, u, withoutRange(headers)));
@@ -128,36 +161,6 @@ async function answerBySize(
     throw Errors.BAD_GATEWAY(`${u.id} answered Content-Range ${headerValue(res.headers, 'content-range')}, not ${plan.contentRange}`);
   }
   return answerFile(ctx, res);
-}
-
-/**
- * Reads a size PROPFIND answer: a collection, or a file with its `DAV:getcontentlength` (bytes) and `DAV:getetag`
- * when the upstream sent them (200 propstat).
- *
- * @throws DavgateError 404 when the file is gone (404/409/410, 409 being 坚果云's missing-parent answer), 502 for
- *   any other non-207
- */
-async function sizeFacts(res: UpstreamResponse): Promise<{ kind: 'collection' } | { kind: 'file'; size?: number; etag?: string }> {
-  if (res.status !== 207) {
-    await res.body.dump();
-    if (res.status === 404 || res.status === 409 || res.status === 410) throw Errors.NOT_FOUND();
-    throw Errors.BAD_GATEWAY(`${res.upstream.id} answered ${res.status} to PROPFIND`);
-  }
-  const first = parseMultistatus(await res.body.text())[0];
-  if (!first) throw Errors.BAD_GATEWAY(`${res.upstream.id} answered an empty multistatus`);
-  if (first.isCollection) return { kind: 'collection' };
-  const out: { kind: 'file'; size?: number; etag?: string } = { kind: 'file' };
-  for (const ps of findChildren(first.element, DAV_NS, 'propstat')) {
-    const status = findChild(ps, DAV_NS, 'status');
-    if (!status || statusCodeOf(textOf(status)) !== 200) continue;
-    for (const prop of findChildren(ps, DAV_NS, 'prop')) {
-      const len = findChild(prop, DAV_NS, 'getcontentlength');
-      const etag = findChild(prop, DAV_NS, 'getetag');
-      if (len && /^\d+$/.test(textOf(len).trim())) out.size = Number(textOf(len).trim());
-      if (etag && textOf(etag).trim() !== '') out.etag = textOf(etag).trim();
-    }
-  }
-  return out;
 }
 
 /** Relays a file's answer; for anything else asks what the key is, so a folder never leaks an upstream's 403. */

@@ -21,6 +21,12 @@ export interface ProfileTraits {
   readonly forbidsWindowsNameChars: boolean;
   /** A `503` whose body says `BlockedTemporarily` means "throttled: rest", not "down" (坚果云 §1). */
   readonly throttlesWith503: boolean;
+  /**
+   * `If-Match` / `If-None-Match` (and the date conditionals) are evaluated as RFC 9110 §13 says: `*`, lists,
+   * strong vs weak comparison, If-None-Match on PUT. 坚果云: exact-string compares only, If-Match only on PUT,
+   * If-None-Match only on GET/HEAD (statement 10), so davgate evaluates them itself and forwards none.
+   */
+  readonly rfcConditionals: boolean;
 }
 
 const TRAITS: Readonly<Record<UpstreamConfig['profile'], ProfileTraits>> = {
@@ -32,6 +38,7 @@ const TRAITS: Readonly<Record<UpstreamConfig['profile'], ProfileTraits>> = {
     missingParentIs409: false,
     forbidsWindowsNameChars: false,
     throttlesWith503: false,
+    rfcConditionals: true,
   },
   jianguoyun: {
     overwritesOnCopyMove: false,
@@ -41,6 +48,7 @@ const TRAITS: Readonly<Record<UpstreamConfig['profile'], ProfileTraits>> = {
     missingParentIs409: true,
     forbidsWindowsNameChars: true,
     throttlesWith503: true,
+    rfcConditionals: false,
   },
 };
 

@@ -11,6 +11,7 @@ t.test('generic is an RFC 4918 / RFC 9110 server', async (t) => {
     missingParentIs409: false,
     forbidsWindowsNameChars: false,
     throttlesWith503: false,
+    rfcConditionals: true,
   });
 });
 
@@ -23,6 +24,7 @@ t.test('jianguoyun departs where jianguoyun.md says', async (t) => {
   t.equal(j.missingParentIs409, true, 'statement 7: AncestorsNotFound');
   t.equal(j.forbidsWindowsNameChars, true, '§5: forbidden characters');
   t.equal(j.throttlesWith503, true, '§1: 503 BlockedTemporarily');
+  t.equal(j.rfcConditionals, false, 'statement 10: If-Match / If-None-Match compared as exact strings');
 });
 
 t.test('an unknown profile is treated as generic', async (t) => {
