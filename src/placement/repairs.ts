@@ -77,6 +77,13 @@ export class RepairJournal {
     return out;
   }
 
+  /** Number of repairs `upstream` owes (the prober asks this every round before replaying them). */
+  pendingFor(upstream: string): number {
+    let n = 0;
+    for (const m of this.#byKey.values()) if (m.has(upstream)) n++;
+    return n;
+  }
+
   /** The repairs `upstream` owes, oldest first. */
   dueFor(upstream: string): RepairEntry[] {
     const out: RepairEntry[] = [];

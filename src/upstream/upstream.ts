@@ -12,9 +12,9 @@ import { DavgateError, Errors, fromTransportError, isConnectError } from '../err
 import type { Metrics } from '../metrics.js';
 import { statusClass } from '../metrics.js';
 import { encodeKey } from '../path/canonical.js';
-import { HealthState } from './health.js';
+import { HealthState, isFailureStatus } from './health.js';
 import { Limiter, type Rejection } from './limiter.js';
-import { RequestBudget } from './budget.js';
+import { RequestBudget, type Reservation } from './budget.js';
 import { traitsOf } from './profile.js';
 
 /** Headers as undici returns them. */
@@ -62,8 +62,6 @@ export class UpstreamTransportError extends DavgateError {
     this.timeout = base.statusCode === 504;
   }
 }
-
-const UNHEALTHY_STATUS = new Set([500, 502, 503, 504]);
 
 /** A snapshot for the admin API (no credentials). */
 export interface UpstreamStatus {
@@ -209,19 +207,18 @@ export class Upstream {
    * Sends one request: waits for an admission slot, then dispatches on the pool. The slot is released when
    * the response body ends, errors or is destroyed, so callers must consume or `dump()` every body.
    *
+   * Cooling and health are checked on entry and again after the admission queue and after every budget wait,
+   * right before sending; a request refused then, or abandoned by its client while waiting, hands its budget
+   * booking back (nothing reached the account).
+   *
    * @throws DavgateError 503 `DAVGATE_UPSTREAM_DOWN` (marked down; Retry-After = cool-down left),
+   *   503 `DAVGATE_UPSTREAM_COOLING` (throttled; Retry-After = rest left), 503 `DAVGATE_BUDGET_EXHAUSTED`,
    *   503 queue errors, 499 `DAVGATE_CLIENT_CLOSED`, or {@link UpstreamTransportError} (502/504).
    */
   async request(req: UpstreamRequest): Promise<UpstreamResponse> {
     if (!this.enabled) throw Errors.UPSTREAM_DOWN(`${this.id} is disabled`);
-    if (this.cooling) {
-      throw Errors.UPSTREAM_COOLING(this.id, { retryAfterS: Math.max(1, Math.ceil(this.coolingRemainingMs() / 1000)) });
-    }
-    if (!req.probe && !this.health.healthy) {
-      throw Errors.UPSTREAM_DOWN(this.id, {
-        retryAfterS: Math.max(1, Math.ceil(this.health.cooldownRemainingMs() / 1000)),
-      });
-    }
+    const refused = this.#refusal(req);
+    if (refused) throw refused;
     const release = await this.#limiter.acquire(req.signal, (r: Rejection) =>
       this.#metrics.queueRejections.inc({ upstream: this.id, reason: r }),
     );
@@ -233,23 +230,48 @@ export class Upstream {
       release();
       this.#gauge();
     };
+    // The account may have started cooling (or been marked down) while this request queued: re-check after
+    // every wait, right before sending, so that one BlockedTemporarily is not followed by the whole queue
+    // (the vendor counts refused requests too and a retry prolongs the block, jianguoyun.md §1).
+    const refusedAfterQueue = this.#refusal(req);
+    if (refusedAfterQueue) {
+      done();
+      throw refusedAfterQueue;
+    }
+    let booking: Reservation | undefined;
     if (this.budget) {
       // Every request counts against the account's budget (listing pages, ancestor MKCOLs, probes too).
       const r = this.budget.reserve(this.#queueTimeoutMs);
-      if (typeof r !== 'number') {
+      if ('refusedForMs' in r) {
         done();
         this.#metrics.queueRejections.inc({ upstream: this.id, reason: 'budget' });
         throw Errors.BUDGET_EXHAUSTED(this.id, { retryAfterS: Math.max(1, Math.ceil(r.refusedForMs / 1000)) });
       }
-      if (r > 0) {
-        this.#metrics.budgetWait.inc({ upstream: this.id }, r / 1000);
-        try {
-          await sleep(r, undefined, req.signal ? { signal: req.signal } : undefined);
-        } catch (err) {
-          done();
-          throw Errors.CLIENT_CLOSED(undefined, { cause: err });
+      // Wait for the booked time; `send` records the request as sent only if going now keeps the budget over
+      // the requests that really went out, else it asks for a little more waiting.
+      let wait = r.waitMs;
+      for (;;) {
+        if (wait > 0) {
+          this.#metrics.budgetWait.inc({ upstream: this.id }, wait / 1000);
+          try {
+            await sleep(wait, undefined, req.signal ? { signal: req.signal } : undefined);
+          } catch (err) {
+            // Nothing was sent: the booking goes back to the budget with the admission slot.
+            this.budget.release(r);
+            done();
+            throw Errors.CLIENT_CLOSED(undefined, { cause: err });
+          }
         }
+        const refusedAfterWait = req.signal?.aborted ? Errors.CLIENT_CLOSED() : this.#refusal(req);
+        if (refusedAfterWait) {
+          this.budget.release(r);
+          done();
+          throw refusedAfterWait;
+        }
+        wait = this.budget.send(r);
+        if (wait === 0) break;
       }
+      booking = r;
     }
     const headers: Record<string, string> = { ...req.headers };
     if (this.#authorization) headers['authorization'] = this.#authorization;
@@ -264,12 +286,16 @@ export class Upstream {
         signal: req.signal,
       });
     } catch (err) {
+      // The account may have counted it (the budget counts it until now, the latest it can have arrived).
+      if (booking) this.budget?.answered(booking);
       done();
       if (req.signal?.aborted) throw Errors.CLIENT_CLOSED(undefined, { cause: err });
       this.#metrics.upstreamRequests.inc({ method: req.method, upstream: this.id, status_class: 'error' });
       this.#fail(err);
       throw new UpstreamTransportError(fromTransportError(err, this.id), isConnectError(err));
     }
+    // The account counted the request before it answered: count it from now on (see budget.ts).
+    if (booking) this.budget?.answered(booking);
     const latencyMs = performance.now() - started;
     this.#lastLatencyMs = Math.round(latencyMs * 10) / 10;
     this.#metrics.upstreamDuration.observe({ upstream: this.id }, latencyMs / 1000);
@@ -291,7 +317,8 @@ export class Upstream {
       this.#fail(undefined, 503);
       throw new DavgateError('DAVGATE_UPSTREAM_STATUS', 503, `${this.id} answered 503`, { retryAfterS: 5 });
     }
-    if (UNHEALTHY_STATUS.has(res.statusCode)) this.#fail(undefined, res.statusCode);
+    // A refused credential (401/407) is a failure too, never "traffic alive": see isFailureStatus.
+    if (isFailureStatus(res.statusCode)) this.#fail(undefined, res.statusCode);
     else {
       this.#succeed();
       if (!req.probe) this.#lastTrafficOkAt = Date.now();
@@ -300,6 +327,23 @@ export class Upstream {
     res.body.once('end', done);
     res.body.once('error', done);
     return { upstream: this, status: res.statusCode, headers: res.headers, body: res.body };
+  }
+
+  /**
+   * Why a request must not be sent now, or undefined: the account is cooling after `503 BlockedTemporarily`
+   * (`DAVGATE_UPSTREAM_COOLING`, Retry-After = rest left), or it is marked down and this is not a probe
+   * (`DAVGATE_UPSTREAM_DOWN`, Retry-After = cool-down left). Asked on entry and again after every wait.
+   */
+  #refusal(req: UpstreamRequest): DavgateError | undefined {
+    if (this.cooling) {
+      return Errors.UPSTREAM_COOLING(this.id, { retryAfterS: Math.max(1, Math.ceil(this.coolingRemainingMs() / 1000)) });
+    }
+    if (!req.probe && !this.health.healthy) {
+      return Errors.UPSTREAM_DOWN(this.id, {
+        retryAfterS: Math.max(1, Math.ceil(this.health.cooldownRemainingMs() / 1000)),
+      });
+    }
+    return undefined;
   }
 
   /**
@@ -351,7 +395,8 @@ export class Upstream {
       await res.body.dump();
       const ok = res.status === 207 || res.status === 200;
       this.#metrics.healthProbes.inc({ upstream: this.id, result: ok ? 'ok' : 'fail' });
-      if (!ok && !UNHEALTHY_STATUS.has(res.status)) this.#fail(undefined, res.status);
+      // request() already counted a failure status; any other non-207 answer fails the probe here.
+      if (!ok && !isFailureStatus(res.status)) this.#fail(undefined, res.status);
       return ok;
     } catch {
       this.#metrics.healthProbes.inc({ upstream: this.id, result: 'fail' });

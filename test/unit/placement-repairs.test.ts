@@ -41,3 +41,16 @@ t.test('takeBelow does not match a sibling with the same prefix', async (t) => {
   t.same(j.takeBelow('/a'), []);
   t.equal(j.size, 1);
 });
+
+t.test('pendingFor counts one upstream’s repairs (the prober asks it every round)', async (t) => {
+  const j = new RepairJournal();
+  t.equal(j.pendingFor('x'), 0);
+  j.set('/a', 'x', { action: 'delete' });
+  j.set('/b', 'x', { action: 'replace-from', source: 'y' });
+  j.set('/b', 'y', { action: 'delete' });
+  t.equal(j.pendingFor('x'), 2);
+  t.equal(j.pendingFor('y'), 1);
+  j.clear('/a', 'x');
+  t.equal(j.pendingFor('x'), 1);
+  t.equal(j.pendingFor('x'), j.dueFor('x').length);
+});

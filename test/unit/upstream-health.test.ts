@@ -1,5 +1,5 @@
 import t from 'tap';
-import { HealthState } from '../../src/upstream/health.js';
+import { HealthState, isFailureStatus } from '../../src/upstream/health.js';
 
 t.test('N consecutive failures mark down; a success resets the count', async (t) => {
   let now = 1_000;
@@ -31,4 +31,9 @@ t.test('a failed probe restarts the cool-down', async (t) => {
   h.recordFailure();
   t.notOk(h.probeDue());
   t.equal(h.cooldownRemainingMs(), 10);
+});
+
+t.test('regression: refused credentials (401/407) count as failures, like 5xx (review finding 12)', async (t) => {
+  for (const s of [401, 407, 500, 502, 503, 504]) t.ok(isFailureStatus(s), `${s} is a failure`);
+  for (const s of [200, 201, 204, 207, 304, 403, 404, 405, 409, 412, 416, 423]) t.notOk(isFailureStatus(s), `${s} is not`);
 });
