@@ -7,12 +7,17 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { BLOCKED_TEMPORARILY_BODY, XML_CONTENT_TYPE } from '../../src/sim/jianguoyun-xml.js';
 
+/** A request the forwarder received (URL and Destination percent-decoded). */
 export interface SeenRequest {
   readonly method: string;
   readonly url: string;
   readonly destination: string | undefined;
 }
 
+/**
+ * What to do with one request: pass it on (optionally delayed before or after the account answers), answer
+ * `503 BlockedTemporarily` as a throttled 坚果云 account does (jianguoyun.md §1), or answer a bare status.
+ */
 export type Action =
   | { kind: 'pass'; delayBeforeMs?: number; delayAfterMs?: number }
   | { kind: 'blocked' }
@@ -20,6 +25,10 @@ export type Action =
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Starts the forwarder on 127.0.0.1 (port 0) in front of `target` (an origin). Returns its `origin`, the
+ * requests it has `seen` so far, and `close()`, which the test must call in teardown.
+ */
 export async function forwarder(target: string, decide: (r: SeenRequest) => Action) {
   const seen: SeenRequest[] = [];
   const server = http.createServer((req, res) => {
