@@ -25,7 +25,7 @@ export interface UpstreamConfig {
   readonly description?: string | undefined;
   /**
    * How the account behaves: `generic` (an ordinary WebDAV server) or `jianguoyun` (a 坚果云 account: a request
-   * budget per window and `503 BlockedTemporarily` throttling, see ../shared/jianguoyun.md §1). Env:
+   * budget per window and `503 BlockedTemporarily` throttling, see docs/jianguoyun.md §1). Env:
    * `WEBDAV_PROFILE_n`. Default `generic`, except that a URL on `dav.jianguoyun.com` must state it (a config
    * error otherwise), and two enabled `jianguoyun` upstreams may not share origin and username (one budget).
    */

@@ -1,7 +1,7 @@
 /**
  * What each upstream profile can and cannot do, in one table, so that the methods ask about a behaviour
  * ("does this account overwrite on MOVE?") rather than about a vendor name. The `jianguoyun` row follows
- * ../shared/jianguoyun.md; `generic` is an RFC 4918 server such as Apache mod_dav.
+ * docs/jianguoyun.md; `generic` is an RFC 4918 server such as Apache mod_dav.
  */
 import type { UpstreamConfig } from '../config/schema.js';
 
