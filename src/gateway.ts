@@ -14,7 +14,7 @@ import { RepairJournal, type Repair } from './placement/repairs.js';
 import { LockManager, MemoryLockStore } from './locks/manager.js';
 import { LazyBody } from './proxy/body.js';
 import { combineLookup, decideRetry, isSafeMethod, type AttemptOutcome, type LookupAnswer } from './proxy/retry.js';
-import { parseMultistatus } from './dav/multistatus.js';
+import { parseMultistatus, RESOURCETYPE_PROPFIND } from './dav/multistatus.js';
 import { Upstream, UpstreamTransportError, type UpstreamRequest, type UpstreamResponse } from './upstream/upstream.js';
 import { traitsOf } from './upstream/profile.js';
 
@@ -33,9 +33,6 @@ export interface Located {
   readonly displaced: boolean;
 }
 
-/** PROPFIND body used for existence checks (RFC 4918 §9.1: asking only for resourcetype is cheap). */
-export const RESOURCETYPE_PROPFIND =
-  '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop></D:propfind>';
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
@@ -540,14 +537,10 @@ export function outcomeOf(err: unknown): AttemptOutcome {
   if (err instanceof UpstreamTransportError) return { kind: 'transport', connect: err.connect, timeout: err.timeout };
   if (err instanceof DavgateError) {
     if (err.code === 'DAVGATE_UPSTREAM_DOWN') return { kind: 'down' };
-    // Queue, budget and cool-down refusals are final: retrying soon cannot help.
-    if (
-      err.code === 'DAVGATE_QUEUE_FULL' ||
-      err.code === 'DAVGATE_QUEUE_TIMEOUT' ||
-      err.code === 'DAVGATE_BUDGET_EXHAUSTED' ||
-      err.code === 'DAVGATE_UPSTREAM_COOLING' ||
-      err.code === 'DAVGATE_UPSTREAM_STATUS'
-    ) {
+    // Budget and cool-down refusals, and queue ones, are final: retrying soon cannot help.
+    if (err.code === 'DAVGATE_BUDGET_EXHAUSTED') return { kind: 'resting', cooling: false };
+    if (err.code === 'DAVGATE_UPSTREAM_COOLING') return { kind: 'resting', cooling: true };
+    if (err.code === 'DAVGATE_QUEUE_FULL' || err.code === 'DAVGATE_QUEUE_TIMEOUT' || err.code === 'DAVGATE_UPSTREAM_STATUS') {
       return { kind: 'queue' };
     }
     if (err.statusCode === 499) return { kind: 'client-aborted' };

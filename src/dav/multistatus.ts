@@ -28,6 +28,13 @@ export interface MultistatusResponse {
   isCollection: boolean;
 }
 
+/**
+ * The smallest PROPFIND body that tells a collection from a file (RFC 4918 §15.9 `DAV:resourcetype`): existence
+ * checks, health probes and the start-up base-folder check all send it with Depth 0.
+ */
+export const RESOURCETYPE_PROPFIND =
+  '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop></D:propfind>';
+
 /** The status code of an RFC 4918 §14.28 status line (`HTTP/1.1 200 OK`), or `undefined`. */
 export function statusCodeOf(statusLine: string): number | undefined {
   const m = /^\s*HTTP\/\d+(?:\.\d+)?\s+(\d{3})(?:\s|$)/.exec(statusLine);

@@ -9,8 +9,7 @@
  */
 import { ConfigError } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
-import { parseMultistatus } from '../dav/multistatus.js';
-import { findChild, DAV_NS } from '../dav/xml.js';
+import { parseMultistatus, RESOURCETYPE_PROPFIND } from '../dav/multistatus.js';
 import type { Upstream } from './upstream.js';
 
 /** What the base folder check found on one upstream. */
@@ -38,9 +37,6 @@ export function sandboxVerdict(status: number | undefined, isCollection: boolean
   return 'unknown';
 }
 
-const PROPFIND_RESOURCETYPE =
-  '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop></D:propfind>';
-
 /** Looks at the base of `u`; one upstream request (counted in its budget). */
 async function inspect(gw: Gateway, u: Upstream, timeoutMs: number): Promise<{ verdict: SandboxVerdict; status?: number }> {
   try {
@@ -49,17 +45,12 @@ async function inspect(gw: Gateway, u: Upstream, timeoutMs: number): Promise<{ v
       key: '/',
       collection: true,
       headers: { depth: '0', 'content-type': 'application/xml; charset=utf-8', 'accept-encoding': 'identity' },
-      body: PROPFIND_RESOURCETYPE,
+      body: RESOURCETYPE_PROPFIND,
       signal: AbortSignal.timeout(timeoutMs),
     });
     let isCollection = false;
-    if (res.status === 207) {
-      const first = parseMultistatus(await res.body.text())[0];
-      const propstat = first?.element.children.find((c) => typeof c !== 'string' && c.local === 'propstat');
-      const prop = propstat && typeof propstat !== 'string' ? findChild(propstat, DAV_NS, 'prop') : undefined;
-      const rt = prop ? findChild(prop, DAV_NS, 'resourcetype') : undefined;
-      isCollection = rt !== undefined && findChild(rt, DAV_NS, 'collection') !== undefined;
-    } else await res.body.dump();
+    if (res.status === 207) isCollection = parseMultistatus(await res.body.text())[0]?.isCollection ?? false;
+    else await res.body.dump();
     return { verdict: sandboxVerdict(res.status, isCollection), status: res.status };
   } catch {
     return { verdict: 'unknown' };

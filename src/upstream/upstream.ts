@@ -16,6 +16,7 @@ import { HealthState, isFailureStatus } from './health.js';
 import { Limiter, type Rejection } from './limiter.js';
 import { RequestBudget, type Reservation } from './budget.js';
 import { traitsOf } from './profile.js';
+import { RESOURCETYPE_PROPFIND } from '../dav/multistatus.js';
 
 /** Headers as undici returns them. */
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -388,7 +389,7 @@ export class Upstream {
         method: 'PROPFIND',
         key: '/',
         headers: { depth: '0', 'content-type': 'application/xml; charset=utf-8' },
-        body: '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop></D:propfind>',
+        body: RESOURCETYPE_PROPFIND,
         signal: AbortSignal.timeout(timeoutMs),
         probe: true,
       });
