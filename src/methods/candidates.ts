@@ -5,15 +5,11 @@
  * A later issue replaces the probing with a placement index.
  */
 import { DavgateError, Errors } from '../errors.js';
+import { outcomeOf } from '../gateway.js';
 import { combineLookup, type LookupAnswer } from '../proxy/retry.js';
 import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
 import type { DavContext } from './context.js';
 import { traitsOf } from '../upstream/profile.js';
-
-/** Whether `err` says the account is resting (cooling after a throttle, or its budget is spent), not down. */
-function isResting(err: unknown): boolean {
-  return err instanceof DavgateError && (err.code === 'DAVGATE_UPSTREAM_COOLING' || err.code === 'DAVGATE_BUDGET_EXHAUSTED');
-}
 
 /**
  * Sends `attempt(u)` to each candidate of `key` in order until one answers something other than 404.
@@ -45,7 +41,7 @@ export async function firstFound(
       // A resting account (throttled, or out of request budget) still holds its files. Asking the other
       // candidates would only spend their budgets on 404s, unless the repair journal says this key was written
       // elsewhere meanwhile (then the owner ranks last, see Gateway.readCandidates).
-      if (i === 0 && isResting(err) && !ranked.some((c) => ctx.gw.repairs.get(key, c.id))) throw err;
+      if (i === 0 && outcomeOf(err).kind === 'resting' && !ranked.some((c) => ctx.gw.repairs.get(key, c.id))) throw err;
       if (err instanceof DavgateError && err.retryAfterS) retryAfterS = Math.max(retryAfterS ?? 0, err.retryAfterS);
       const s = err instanceof DavgateError ? err.statusCode : 502;
       answers.push({ kind: 'failed', status: s === 503 || s === 504 ? s : 502 });

@@ -9,7 +9,7 @@
  * by davgate when a candidate compares them as exact strings (statement 10), and then not forwarded.
  */
 import type { Readable } from 'node:stream';
-import { DavgateError, Errors } from '../errors.js';
+import { Errors } from '../errors.js';
 import { LazyBody } from '../proxy/body.js';
 import { conditionalHeadersOf, evaluateConditionals, withoutConditionals } from '../proxy/conditionals.js';
 import { headerValue, upstreamRequestHeaders } from '../proxy/headers.js';
@@ -53,8 +53,7 @@ async function spoolFor(ctx: DavContext, source: Readable, u: Upstream): Promise
  */
 export function mayTryNextCandidate(err: unknown, body: { readonly started: boolean; readonly replayable: boolean }): boolean {
   const o = outcomeOf(err);
-  const cooling = err instanceof DavgateError && err.code === 'DAVGATE_UPSTREAM_COOLING';
-  const storedNothing = o.kind === 'down' || (o.kind === 'transport' && o.connect) || cooling;
+  const storedNothing = o.kind === 'down' || (o.kind === 'transport' && o.connect) || (o.kind === 'resting' && o.cooling);
   return storedNothing && (!body.started || body.replayable);
 }
 

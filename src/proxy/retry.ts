@@ -17,6 +17,11 @@ export type AttemptOutcome =
   | { readonly kind: 'down' }
   /** Not attempted: the upstream's queue was full or the wait timed out. */
   | { readonly kind: 'queue' }
+  /**
+   * Not attempted, or refused unhandled: the account is resting — out of request budget, or cooling after
+   * `503 BlockedTemporarily` (`cooling`; jianguoyun.md §1). It holds its files and stored nothing.
+   */
+  | { readonly kind: 'resting'; readonly cooling: boolean }
   /** The client went away. */
   | { readonly kind: 'client-aborted' };
 
@@ -46,6 +51,7 @@ export const MAX_RETRIES = 1;
  * | response (any status)       |                                        | final    |
  * | client-aborted              |                                        | final    |
  * | queue full / timeout        |                                        | final    |
+ * | resting (budget, cooling)   |                                        | final    |
  * | down                        | retriesDone < 1, body not started      | retry    |
  * | transport, connect          | retriesDone < 1, body not started      | retry    |
  * | transport, not connect      | retriesDone < 1, safe, body not started| retry    |

@@ -12,6 +12,8 @@ const table: [string, AttemptOutcome, number, boolean, boolean, 'retry' | 'final
   ['response 404', { kind: 'response', status: 404 }, 0, false, true, 'final'],
   ['client aborted', { kind: 'client-aborted' }, 0, false, true, 'final'],
   ['queue full', { kind: 'queue' }, 0, false, true, 'final'],
+  ['out of budget', { kind: 'resting', cooling: false }, 0, false, true, 'final'],
+  ['cooling', { kind: 'resting', cooling: true }, 0, false, true, 'final'],
   ['down, first failure', { kind: 'down' }, 0, false, false, 'retry'],
   ['down, already retried', { kind: 'down' }, 1, false, false, 'final'],
   ['connect error, unsafe PUT, body unsent', connect, 0, false, false, 'retry'],
