@@ -166,7 +166,8 @@ async function main() {
     date: new Date().toISOString(),
     machine: machine(),
     params: { ...opts, processes: 'load generator | davgate child | 3 apache2 (mpm_event) | nginx (1 worker) | simulated accounts child; all on 127.0.0.1' },
-    scenarios: { ...(previous?.scenarios ?? {}) },
+    // A run of some scenarios keeps the others' last results (each entry says when and at which commit it ran).
+    scenarios: previous?.scenarios && !Array.isArray(previous.scenarios) ? { ...previous.scenarios } : {},
   };
   let failed = false;
   try {
@@ -176,7 +177,7 @@ async function main() {
       const t0 = Date.now();
       try {
         const result = await mod.run(ctx);
-        report.scenarios[name] = { description: mod.description, date: new Date().toISOString(), commit: report.machine.commit, seconds: round((Date.now() - t0) / 1000, 0), result };
+        report.scenarios[name] = { description: mod.description, date: new Date().toISOString(), commit: report.machine.commit, params: opts, seconds: round((Date.now() - t0) / 1000, 0), result };
         log(`=== ${name} done in ${Math.round((Date.now() - t0) / 1000)} s`);
       } catch (err) {
         failed = true;

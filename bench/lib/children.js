@@ -86,3 +86,16 @@ export async function gatewayCpuMs(gw) {
   const { usage } = await gw.ask('usage', 'usage');
   return (usage.user + usage.system) / 1000;
 }
+
+/**
+ * Starts `count` simulated accounts in one child (dist/sim/jianguoyun.js, in memory, user `bench`): each with
+ * an in-flight cap `maxInFlight` (503 BlockedTemporarily above it), `latencyMs` added per request, and, when
+ * `bytesPerSec` is set, behind a relay limiting each connection to that many bytes/s per direction.
+ * @returns the child handle plus `accounts` (`{id, url, directUrl, username, password}`) and `counters()`
+ */
+export async function startSims(distDir, { count, maxInFlight, latencyMs, bytesPerSec, password }) {
+  const child = await startChild('sims', distDir, { count, maxInFlight, latencyMs, bytesPerSec, password });
+  const accounts = child.info.accounts.map((a) => ({ ...a, username: 'bench', password }));
+  const counters = async () => (await child.ask('counters', 'counters')).counters;
+  return { ...child, accounts, counters };
+}
