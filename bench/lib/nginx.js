@@ -4,7 +4,15 @@
  * merge listings (a PROPFIND reaches one upstream only) nor fail over a file to another account.
  *
  * One worker process (davgate has one event loop), keep-alive to the upstreams, HTTP/1.1, request bodies
- * streamed (`proxy_request_buffering off`), no body size limit, no access log. Runs as
+ * streamed (`proxy_request_buffering off`), no body size limit, no access log.
+ *
+ * Configured as an operator sharding by hash must, learned from a first run with nginx's defaults: a reused
+ * keep-alive connection that Apache had closed ("upstream prematurely closed connection") made nginx disable
+ * that server (`max_fails=1` by default) and retry on the next (`proxy_next_upstream error`), and with `hash`
+ * both send the path to an account that does not hold the file: thousands of wrong 404s per run. So
+ * `max_fails=0` (never remap a shard), `proxy_next_upstream off` (a retry elsewhere is a wrong answer; the
+ * failure is the client's 502, counted as an error), and an upstream `keepalive_timeout` of 10 s, below
+ * Apache's `KeepAliveTimeout 15`, so idle connections are closed by nginx first. Runs as
  * `nginx -p <prefix> -c <conf> -g 'daemon off;'` with its own pid, logs and temp paths, and is stopped by PID.
  */
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,9 +38,10 @@ http {
 ${temp}
   upstream accounts {
     hash $uri consistent;
-${upstreamPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
+${upstreamPorts.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join('\n')}
     keepalive 64;
     keepalive_requests 1000000;
+    keepalive_timeout 10s;
   }
   server {
     listen 127.0.0.1:${port};
@@ -44,6 +53,7 @@ ${upstreamPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
       proxy_set_header Connection "";
       proxy_set_header Host $http_host;
       proxy_request_buffering off;
+      proxy_next_upstream off;
       # Responses are relayed through memory buffers only, never spooled to disk (a 1 GiB GET would be).
       proxy_max_temp_file_size 0;
       proxy_read_timeout 300s;

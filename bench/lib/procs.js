@@ -10,11 +10,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** Children still running, with an optional synchronous cleanup (remove a temp dir). */
 const live = new Map();
 
-/** Sends SIGKILL to every child still running (by PID) and runs its cleanup; synchronous, for exit paths. */
+/**
+ * Sends SIGTERM to every child still running (by PID) and runs its cleanup; synchronous, for exit paths.
+ * SIGTERM, not SIGKILL: apache2 and nginx masters stop their own worker processes on SIGTERM, while a killed
+ * master would leave its workers orphaned.
+ */
 export function killAllSync() {
   for (const [child, cleanup] of live) {
     try {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGTERM');
     } catch {
       // already gone
     }
