@@ -9,10 +9,10 @@
  * sit in front of them with the client's own `Authorization` header.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, outputTail, removeDir, requireBinary, spawnServer, stopChild, waitReady, workerUser } from './procs.js';
+import { logTail, optionsProbe, outputTail, removeDir, requireBinary, spawnServer, startOnFreePort, stopChild, workerUser } from './procs.js';
 
 /** The binary and module directory (Debian paths); override with DAVGATE_BENCH_APACHE / _APACHE_MODULES. */
 export const APACHE_BIN = process.env.DAVGATE_BENCH_APACHE ?? '/usr/sbin/apache2';
@@ -98,41 +98,20 @@ async function startOne(id, { username, password, tmpRoot, user }) {
     chownSync(path.join(root, 'htpasswd'), 0, user.gid);
   }
   const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-  let lastError;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const conf = path.join(root, 'conf', 'httpd.conf');
-    writeFileSync(conf, httpdConf(root, dataDir, port, user));
-    const child = spawnServer(APACHE_BIN, ['-d', root, '-f', conf, '-DFOREGROUND'], () => removeDir(root));
-    const out = outputTail(child);
-    const errorLog = () => {
-      try {
-        return readFileSync(path.join(root, 'logs', 'error.log'), 'utf8').slice(-8_192);
-      } catch {
-        return '';
-      }
-    };
-    const url = `http://127.0.0.1:${port}/dav/`;
-    try {
-      await waitReady(
-        `apache ${id} on port ${port}`,
-        async () => {
-          const res = await fetch(url, { method: 'OPTIONS', headers: { authorization } });
-          await res.arrayBuffer();
-          return res.status === 200;
-        },
-        { child, output: () => `${out()}\n${errorLog()}` },
-      );
-    } catch (err) {
-      await stopChild(child, 'SIGTERM', 5_000);
-      lastError = err;
-      if (/Address already in use|could not bind/i.test(err.message)) continue;
-      break;
-    }
-    return { id, url, port, username, password, dataDir, root, pid: child.pid, child, errorLog, user };
+  const conf = path.join(root, 'conf', 'httpd.conf');
+  const errorLog = () => logTail(path.join(root, 'logs', 'error.log'));
+  try {
+    const { port, child } = await startOnFreePort(`apache ${id}`, (p) => {
+      writeFileSync(conf, httpdConf(root, dataDir, p, user));
+      const c = spawnServer(APACHE_BIN, ['-d', root, '-f', conf, '-DFOREGROUND'], () => removeDir(root));
+      const out = outputTail(c);
+      return { child: c, probe: optionsProbe(`http://127.0.0.1:${p}/dav/`, authorization), output: () => `${out()}\n${errorLog()}` };
+    });
+    return { id, url: `http://127.0.0.1:${port}/dav/`, port, username, password, dataDir, root, pid: child.pid, child, errorLog, user };
+  } catch (err) {
+    removeDir(root);
+    throw err;
   }
-  removeDir(root);
-  throw lastError ?? new Error(`apache ${id}: failed to start`);
 }
 
 /**

@@ -15,10 +15,10 @@
  * Apache's `KeepAliveTimeout 15`, so idle connections are closed by nginx first. Runs as
  * `nginx -p <prefix> -c <conf> -g 'daemon off;'` with its own pid, logs and temp paths, and is stopped by PID.
  */
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, outputTail, removeDir, requireBinary, spawnServer, stopChild, waitReady, workerUser } from './procs.js';
+import { logTail, optionsProbe, outputTail, removeDir, requireBinary, spawnServer, startOnFreePort, stopChild, workerUser } from './procs.js';
 
 /** The binary (Debian path); override with DAVGATE_BENCH_NGINX. */
 export const NGINX_BIN = process.env.DAVGATE_BENCH_NGINX ?? '/usr/sbin/nginx';
@@ -76,39 +76,17 @@ export async function startNginx({ apaches, tmpRoot }) {
   for (const d of ['conf', 'run', 'logs', 'temp']) mkdirSync(path.join(prefix, d));
   if (user) chownSync(path.join(prefix, 'temp'), user.uid, user.gid);
   const auth = `Basic ${Buffer.from(`${apaches[0].username}:${apaches[0].password}`).toString('base64')}`;
-  let lastError;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const conf = path.join(prefix, 'conf', 'nginx.conf');
-    writeFileSync(conf, nginxConf(prefix, port, apaches.map((a) => a.port), user));
-    const child = spawnServer(NGINX_BIN, ['-p', prefix, '-c', conf, '-g', 'daemon off;'], () => removeDir(prefix));
-    const out = outputTail(child);
-    const errorLog = () => {
-      try {
-        return readFileSync(path.join(prefix, 'logs', 'error.log'), 'utf8').slice(-8_192);
-      } catch {
-        return '';
-      }
-    };
-    const url = `http://127.0.0.1:${port}/dav/`;
-    try {
-      await waitReady(
-        `nginx on port ${port}`,
-        async () => {
-          const res = await fetch(url, { method: 'OPTIONS', headers: { authorization: auth } });
-          await res.arrayBuffer();
-          return res.status === 200;
-        },
-        { child, output: () => `${out()}\n${errorLog()}` },
-      );
-    } catch (err) {
-      await stopChild(child, 'SIGTERM', 5_000);
-      lastError = err;
-      if (/Address already in use|bind\(\)/i.test(err.message)) continue;
-      break;
-    }
+  const conf = path.join(prefix, 'conf', 'nginx.conf');
+  const errorLog = () => logTail(path.join(prefix, 'logs', 'error.log'));
+  try {
+    const { port, child } = await startOnFreePort('nginx', (p) => {
+      writeFileSync(conf, nginxConf(prefix, p, apaches.map((a) => a.port), user));
+      const c = spawnServer(NGINX_BIN, ['-p', prefix, '-c', conf, '-g', 'daemon off;'], () => removeDir(prefix));
+      const out = outputTail(c);
+      return { child: c, probe: optionsProbe(`http://127.0.0.1:${p}/dav/`, auth), output: () => `${out()}\n${errorLog()}` };
+    });
     return {
-      url,
+      url: `http://127.0.0.1:${port}/dav/`,
       port,
       pid: child.pid,
       errorLog,
@@ -118,7 +96,8 @@ export async function startNginx({ apaches, tmpRoot }) {
         removeDir(prefix);
       },
     };
+  } catch (err) {
+    removeDir(prefix);
+    throw err;
   }
-  removeDir(prefix);
-  throw lastError ?? new Error('nginx: failed to start');
 }

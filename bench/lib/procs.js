@@ -150,3 +150,44 @@ export function memoryOf(pid) {
     return undefined;
   }
 }
+
+/**
+ * Starts a server on a free port, retrying with a new port (5 tries) when another process took it between
+ * {@link freePort} and the server's bind. `launch(port)` spawns it and returns `{ child, probe, output }`.
+ * @returns `{ port, child }` once `probe` says ready
+ * @throws the last start failure (with the server's output)
+ */
+export async function startOnFreePort(what, launch) {
+  let lastError;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const { child, probe, output } = launch(port);
+    try {
+      await waitReady(`${what} on port ${port}`, probe, { child, output });
+      return { port, child };
+    } catch (err) {
+      await stopChild(child, 'SIGTERM', 5_000);
+      lastError = err;
+      if (!/Address already in use|could not bind|bind\(\)/i.test(err.message)) break;
+    }
+  }
+  throw lastError ?? new Error(`${what}: failed to start`);
+}
+
+/** An OPTIONS probe for {@link waitReady}: true once `url` answers 200 to these credentials. */
+export function optionsProbe(url, authorization) {
+  return async () => {
+    const res = await fetch(url, { method: 'OPTIONS', headers: { authorization } });
+    await res.arrayBuffer();
+    return res.status === 200;
+  };
+}
+
+/** The last 8 KiB of a log file, or '' if it cannot be read. */
+export function logTail(file) {
+  try {
+    return readFileSync(file, 'utf8').slice(-8_192);
+  } catch {
+    return '';
+  }
+}
