@@ -160,6 +160,7 @@ export async function eachLimit(items, limit, fn) {
   return out;
 }
 
+/** `x` rounded to `digits` decimals; null for a missing or non-finite number. */
 export function round(x, digits = 1) {
   if (x === null || x === undefined || !Number.isFinite(x)) return null;
   const f = 10 ** digits;
@@ -181,6 +182,7 @@ export function quantile(xs, q) {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
 }
 
+/** Arithmetic mean (null if none). */
 export function mean(xs) {
   return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
@@ -204,6 +206,7 @@ export function medianOf(runs) {
   };
 }
 
+/** A progress line on stderr (stdout carries the Markdown). */
 export function log(msg) {
   console.error(`bench: ${msg}`);
 }

@@ -7,6 +7,7 @@
 import { request, log, round, ratio } from '../lib/load.js';
 import { memoryOf } from '../lib/procs.js';
 
+/** One line for the report. */
 export const description = '1 GiB PUT and GET: direct Apache vs nginx vs davgate, and davgate peak RSS';
 
 const SIZE = 2 ** 30;
@@ -31,6 +32,10 @@ async function transfer(url, auth, method) {
   return { status: r.status, ok, error: r.error, seconds: round(r.ms / 1000, 2), mibPerSec: round(SIZE / MiB / (r.ms / 1000), 0) };
 }
 
+/**
+ * Runs the scenario with `ctx` (options, the shared Apache/nginx cluster, gateway and credentials; see run.js).
+ * @returns the result stored under its name in bench/results/latest.json
+ */
 export async function run(ctx) {
   const { apaches, nginx } = await ctx.cluster();
   const gw = await ctx.gateway(apaches, { maxConcurrent: 4 });

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PROPFIND_BODY, agent, dav, eachLimit, log, request } from '../lib/load.js';
 
+/** One line for the report. */
 export const description = 'bursts of GETs and listings with 1–2 s gaps through relays that drop idle connections after 1.5 s';
 
 const IDLE_DROP_MS = 1500;
@@ -28,6 +29,10 @@ function downIn(metricsText) {
   return down;
 }
 
+/**
+ * Runs the scenario with `ctx` (options, the shared Apache/nginx cluster, gateway and credentials; see run.js).
+ * @returns the result stored under its name in bench/results/latest.json
+ */
 export async function run(ctx) {
   const { apaches } = await ctx.cluster();
   const { startRelay } = await import(pathToFileURL(path.join(ctx.distDir, 'sim/relay.js')).href);

@@ -13,10 +13,15 @@ import { makeDataDir } from '../lib/apache.js';
 import { gatewayCpuMs } from '../lib/children.js';
 import { PROPFIND_BODY, cannon, listCount, log, medianOf, ratio, round } from '../lib/load.js';
 
+/** One line for the report. */
 export const description = 'PROPFIND Depth 1 of 3 × 1,000 members merged by davgate vs the slowest single Apache listing';
 
 const PER_UPSTREAM = 1000;
 
+/**
+ * Runs the scenario with `ctx` (options, the shared Apache/nginx cluster, gateway and credentials; see run.js).
+ * @returns the result stored under its name in bench/results/latest.json
+ */
 export async function run(ctx) {
   const { apaches } = await ctx.cluster();
   for (const a of apaches) {

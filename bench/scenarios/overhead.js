@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { PROPFIND_BODY, cannon, dav, eachLimit, listCount, log, medianOf, ratio, request } from '../lib/load.js';
 
+/** One line for the report. */
 export const description = 'GET 4 KiB, PUT 64 KiB, PROPFIND Depth 1 of 100 members: direct Apache vs nginx vs davgate';
 
 const GET_BYTES = 4 * 1024;
@@ -23,6 +24,10 @@ async function fill(root, auth) {
   await eachLimit(names, 8, (n) => dav(`${root}list/${n}`, { method: 'PUT', auth, body: small }));
 }
 
+/**
+ * Runs the scenario with `ctx` (options, the shared Apache/nginx cluster, gateway and credentials; see run.js).
+ * @returns the result stored under its name in bench/results/latest.json
+ */
 export async function run(ctx) {
   const { apaches, nginx } = await ctx.cluster();
   const auth = ctx.apacheAuth;

@@ -16,6 +16,7 @@
 import { startSims } from '../lib/children.js';
 import { dav, eachLimit, log, mean, median, quantile, ratio, request, round } from '../lib/load.js';
 
+/** One line for the report. */
 export const description = "the original plan's workloads through davgate over 3 simulated accounts vs 1";
 
 /** The account model (see the module comment). */
@@ -79,6 +80,10 @@ function statuses(out) {
   return c;
 }
 
+/**
+ * Runs the scenario with `ctx` (options, the shared Apache/nginx cluster, gateway and credentials; see run.js).
+ * @returns the result stored under its name in bench/results/latest.json
+ */
 export async function run(ctx) {
   const { default: http } = await import('node:http');
   const setups = [];

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { startSims } from '../lib/children.js';
 import { cannon, dav, eachLimit, listCount, log, medianOf, request, round } from '../lib/load.js';
 
+/** One line for the report. */
 export const description = 'N simulated accounts (in-flight cap C, latency L) offered 3× their capacity through davgate';
 
 const C = 4;
@@ -40,6 +41,10 @@ async function placeFiles(gw, sims, gwAuth) {
   return byAccount.flatMap((l) => l.slice(0, per));
 }
 
+/**
+ * Runs the scenario with `ctx` (options, the shared Apache/nginx cluster, gateway and credentials; see run.js).
+ * @returns the result stored under its name in bench/results/latest.json
+ */
 export async function run(ctx) {
   const setups = [];
   try {
