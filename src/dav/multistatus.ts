@@ -1,9 +1,11 @@
 /**
- * Parsing, rewriting and merging of 207 Multi-Status bodies (RFC 4918 §13, §14.16 multistatus,
- * §14.24 response). Pure: data in, data out.
+ * Parsing and merging of 207 Multi-Status bodies (RFC 4918 §13, §14.16 multistatus, §14.24 response).
+ * Pure: data in, data out.
  *
- * A merged PROPFIND Depth 1 listing (issue #2, "Listings") is built from each upstream's responses by
- * {@link mergeListing} and written by {@link serializeMultistatus}.
+ * {@link parseMultistatus} builds an element tree, for the small Depth 0 answers davgate reads itself
+ * (existence checks, probes, state PROPFINDs). PROPFIND answers for clients are read as a stream by
+ * `dav/multistatus-stream.ts`; a merged Depth 1 listing (issue #2, "Listings") keeps one upstream's response
+ * per key, as {@link mergeListing} decides.
  */
 import { parentKey, type CanonicalKey } from '../path/canonical.js';
 import { Errors } from '../errors.js';
@@ -12,7 +14,6 @@ import {
   findChild,
   findChildren,
   parseXml,
-  serializeXml,
   textOf,
   type ParseXmlOptions,
   type XmlElement,
@@ -75,62 +76,55 @@ export function parseMultistatus(text: string, opts: ParseXmlOptions = {}): Mult
   });
 }
 
-/**
- * Returns a deep copy of `el` in which the text of every DAV:href element anywhere in the tree is replaced by
- * `map(text)` (response/href, activelock/lockroot/href, hrefs inside DAV:error preconditions…). An href's
- * text is its whole `textOf`, passed untrimmed; markup nested inside an href is dropped.
- *
- * @param el - element to copy; not modified
- * @param map - href text to new href text; exceptions propagate
- */
-export function rewriteHrefs(el: XmlElement, map: (href: string) => string): XmlElement {
-  const copy: XmlElement = { ...el, attrs: el.attrs.map((a) => ({ ...a })) };
-  if (el.ns === DAV_NS && el.local === 'href') {
-    copy.children = [map(textOf(el))];
-  } else {
-    copy.children = el.children.map((c) => (typeof c === 'string' ? c : rewriteHrefs(c, map)));
-  }
-  return copy;
-}
-
-/**
- * A copy of a DAV:response whose own href (its first DAV:href child) is `href`. Used to give collections their
- * trailing slash whatever the upstream wrote (坚果云 lists folders without one, jianguoyun.md §5).
- */
-export function withResponseHref(response: XmlElement, href: string): XmlElement {
-  let done = false;
-  const children = response.children.map((c) => {
-    if (done || typeof c === 'string' || c.ns !== DAV_NS || c.local !== 'href') return c;
-    done = true;
-    return { ...c, children: [href] };
-  });
-  return { ...response, children };
-}
-
-/** One upstream's entry for one key, as given to {@link mergeListing}. */
-export interface ListingEntry {
+/** One upstream's entry for one key, as given to {@link mergeListing}. `T` is what is carried along. */
+export interface ListingEntry<T> {
   /** Canonical key of the resource. */
-  key: CanonicalKey;
+  readonly key: CanonicalKey;
   /** Whether the upstream reports it as a collection. */
-  isCollection: boolean;
-  /** Its DAV:response element (hrefs usually already rewritten). */
-  element: XmlElement;
+  readonly isCollection: boolean;
+  /** The response as carried (for listings: a `ResponseSlice` of `dav/multistatus-stream.ts`). */
+  readonly item: T;
 }
 
 /** Input of {@link mergeListing}. */
-export interface MergeListingInput {
+export interface MergeListingInput<T> {
   /** The key of the listed collection. */
-  collectionKey: CanonicalKey;
-  /** Each upstream's parsed responses. */
-  perUpstream: { upstreamId: string; responses: ListingEntry[] }[];
-  /** Upstream ids for a key, best first (the placement order). Ids missing from it rank last. */
-  preferOrder: (key: CanonicalKey) => string[];
+  readonly collectionKey: CanonicalKey;
+  /** Each upstream's responses, in the order they were read. */
+  readonly perUpstream: readonly { readonly upstreamId: string; readonly responses: readonly ListingEntry<T>[] }[];
+  /**
+   * Upstream ids for a key, best first (the placement order). Ids missing from it rank last. Asked only for
+   * a key that more than one upstream lists (rare), so hashing stays off the per-entry path.
+   */
+  readonly preferOrder: (key: CanonicalKey) => readonly string[];
 }
 
 /** One entry of a merged listing. */
-export interface MergedEntry extends ListingEntry {
+export interface MergedEntry<T> extends ListingEntry<T> {
   /** The upstream whose response was kept. */
-  upstreamId: string;
+  readonly upstreamId: string;
+}
+
+/** A candidate for one key: the entry and the index of its upstream in `perUpstream`. */
+interface Candidate<T> {
+  readonly entry: MergedEntry<T>;
+  readonly upstreamIndex: number;
+}
+
+/** The candidate kept for a key that several upstreams list (the rules of {@link mergeListing}). */
+function pick<T>(candidates: readonly Candidate<T>[], order: readonly string[]): Candidate<T> {
+  const files = candidates.filter((c) => !c.entry.isCollection);
+  const pool = files.length > 0 ? files : candidates;
+  const rank = (id: string): number => {
+    const i = order.indexOf(id);
+    return i === -1 ? order.length : i;
+  };
+  let best = pool[0]!;
+  for (const c of pool.slice(1)) {
+    const d = rank(c.entry.upstreamId) - rank(best.entry.upstreamId);
+    if (d < 0 || (d === 0 && c.upstreamIndex < best.upstreamIndex)) best = c;
+  }
+  return best;
 }
 
 /**
@@ -140,56 +134,33 @@ export interface MergedEntry extends ListingEntry {
  * - Each key appears once. When several upstreams have it, a file entry beats a collection entry (a file
  *   placed by hashing is real content; a collection of the same name is a shadow); among the remaining
  *   candidates the upstream earliest in `preferOrder(key)` wins, then the earliest in `perUpstream` order,
- *   then the earliest response.
+ *   then the earliest response. `preferOrder` is asked only for such keys.
  * - Output: the collection first (when any upstream returned it), then members in UTF-16 code unit order
  *   of their keys.
  *
  * @returns the kept entries, each with the upstream it came from
  */
-export function mergeListing(input: MergeListingInput): MergedEntry[] {
+export function mergeListing<T>(input: MergeListingInput<T>): MergedEntry<T>[] {
   const { collectionKey } = input;
-  const byKey = new Map<CanonicalKey, { entry: MergedEntry; upstreamIndex: number }[]>();
+  // The common case is one upstream per key: keep it alone, and a list only once a second one appears.
+  const byKey = new Map<CanonicalKey, Candidate<T> | Candidate<T>[]>();
   input.perUpstream.forEach(({ upstreamId, responses }, upstreamIndex) => {
     for (const r of responses) {
-      const wanted = r.key === collectionKey || parentKey(r.key) === collectionKey;
-      if (!wanted) continue;
-      const list = byKey.get(r.key) ?? [];
-      list.push({ entry: { key: r.key, isCollection: r.isCollection, element: r.element, upstreamId }, upstreamIndex });
-      byKey.set(r.key, list);
+      if (r.key !== collectionKey && parentKey(r.key) !== collectionKey) continue;
+      const c: Candidate<T> = { entry: { key: r.key, isCollection: r.isCollection, item: r.item, upstreamId }, upstreamIndex };
+      const seen = byKey.get(r.key);
+      if (seen === undefined) byKey.set(r.key, c);
+      else if (Array.isArray(seen)) seen.push(c);
+      else byKey.set(r.key, [seen, c]);
     }
   });
 
-  const merged: MergedEntry[] = [];
-  for (const [key, candidates] of byKey) {
-    const files = candidates.filter((c) => !c.entry.isCollection);
-    const pool = files.length > 0 ? files : candidates;
-    const order = input.preferOrder(key);
-    const rank = (id: string): number => {
-      const i = order.indexOf(id);
-      return i === -1 ? order.length : i;
-    };
-    let best = pool[0]!;
-    for (const c of pool.slice(1)) {
-      const d = rank(c.entry.upstreamId) - rank(best.entry.upstreamId);
-      if (d < 0 || (d === 0 && c.upstreamIndex < best.upstreamIndex)) best = c;
-    }
-    merged.push(best.entry);
-  }
+  const merged: MergedEntry<T>[] = [];
+  for (const [key, seen] of byKey) merged.push(Array.isArray(seen) ? pick(seen, input.preferOrder(key)).entry : seen.entry);
   merged.sort((a, b) => {
     if (a.key === collectionKey) return -1;
     if (b.key === collectionKey) return 1;
     return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
   });
   return merged;
-}
-
-/**
- * Writes a 207 body (RFC 4918 §14.16) holding the given DAV:response elements, in order:
- * `<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:" …>…</D:multistatus>`. Namespaces used
- * by the responses are declared on the root.
- *
- * @param elements - DAV:response elements; not modified
- */
-export function serializeMultistatus(elements: XmlElement[]): string {
-  return serializeXml({ ns: DAV_NS, local: 'multistatus', attrs: [], children: [...elements] }, { declaration: true });
 }

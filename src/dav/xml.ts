@@ -59,12 +59,17 @@ export interface ParseXmlOptions {
 }
 
 /**
- * Creates a saxes parser that refuses a DOCTYPE. Shared with the streaming rewriter.
+ * Creates a saxes parser that refuses a DOCTYPE. Shared with the streaming rewriter and the multistatus reader.
  *
- * @returns a namespace-aware parser without an error handler, so saxes throws on malformed input
+ * @param xmlns - false for a parser that leaves namespaces to the caller (saxes is several times faster
+ *   without its own namespace bookkeeping; `dav/multistatus-stream.ts` resolves prefixes itself)
+ * @returns a parser without an error handler, so saxes throws on malformed input; namespace-aware unless
+ *   `xmlns` is false
  */
-export function newSafeParser(): SaxesParser<{ xmlns: true; position: false }> {
-  const parser = new SaxesParser({ xmlns: true, position: false });
+export function newSafeParser(): SaxesParser<{ xmlns: true; position: false }>;
+export function newSafeParser(xmlns: false): SaxesParser<{ xmlns: false; position: false }>;
+export function newSafeParser(xmlns = true): SaxesParser<{ xmlns: boolean; position: false }> {
+  const parser = new SaxesParser({ xmlns, position: false });
   // saxes never expands entities declared in a DTD, but refusing the DOCTYPE makes that independent of the
   // library version and also refuses external DTD references.
   parser.on('doctype', () => {

@@ -20,7 +20,6 @@ import {
   type ConditionalHeaders,
 } from '../proxy/conditionals.js';
 import { keyToGatewayHref } from '../dav/href.js';
-import { findChild, textOf, DAV_NS } from '../dav/xml.js';
 import { baseName } from '../path/canonical.js';
 import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
 import { firstFound } from './candidates.js';
@@ -191,10 +190,8 @@ async function collectionAnswer(ctx: DavContext): Promise<void> {
   for (const e of entries) {
     if (e.key === path.key) continue;
     const name = baseName(e.key) + (e.isCollection ? '/' : '');
-    const propstat = e.element.children.find((c) => typeof c !== 'string' && c.local === 'propstat');
-    const prop = propstat && typeof propstat !== 'string' ? findChild(propstat, DAV_NS, 'prop') : undefined;
-    const len = prop ? findChild(prop, DAV_NS, 'getcontentlength') : undefined;
-    const size = !e.isCollection && len ? ` (${escapeHtml(textOf(len))} bytes)` : '';
+    const len = e.item.contentLength;
+    const size = !e.isCollection && len !== undefined ? ` (${escapeHtml(len.trim())} bytes)` : '';
     rows.push(`<li><a href="${escapeHtml(keyToGatewayHref(e.key, e.isCollection))}">${escapeHtml(name)}</a>${size}</li>`);
   }
   const title = escapeHtml(keyToGatewayHref(path.key, true));

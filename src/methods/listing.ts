@@ -2,16 +2,37 @@
  * Merged Depth 1 listings: one PROPFIND per enabled upstream, in parallel, merged into one answer that
  * names the collection once and each member once. If any upstream cannot answer, the whole listing fails
  * with 503: a partial listing makes sync clients delete data (issue #2, "PROPFIND").
+ *
+ * Each upstream's 207 is read as it streams in (`dav/multistatus-stream.ts`): every DAV:response is kept as
+ * text, never as an element tree, and nothing is written to the client before every upstream and every page
+ * has answered completely (issue 8, "Streaming listing merge").
  */
 import { DavgateError, Errors } from '../errors.js';
-import { mergeListing, parseMultistatus, rewriteHrefs, withResponseHref, type ListingEntry, type MergedEntry } from '../dav/multistatus.js';
-import { keyToGatewayHref, upstreamHrefToKey } from '../dav/href.js';
+import { mergeListing, type ListingEntry, type MergedEntry } from '../dav/multistatus.js';
+import { MultistatusReader, type ResponseSlice } from '../dav/multistatus-stream.js';
+import { upstreamHrefToKey } from '../dav/href.js';
+import { LOCK_PROPS } from '../locks/props.js';
 import { MAX_LISTING_PAGES, nextPagePath } from '../proxy/paging.js';
 import type { DavContext } from './context.js';
 import { hrefMapper } from './context.js';
 
-/** Upper bound on one upstream's listing body (bytes); a folder of ~100k members with allprop fits. */
+/**
+ * Upper bound on one upstream's listing (bytes, all pages together); a folder of ~100k members with allprop
+ * fits. What is kept of it is about as large, so this also bounds the memory a listing holds per upstream.
+ */
 const MAX_LISTING_BYTES = 256 * 1024 * 1024;
+
+/** One response of a listing, as {@link listCollection} returns it. */
+export type ListedEntry = MergedEntry<ResponseSlice>;
+
+/**
+ * Whether an upstream's response names a collection: a DAV:resourcetype with DAV:collection, or, when
+ * resourcetype was not asked for, an href with a trailing slash (RFC 4918 §8.3; Apache, webdav-server).
+ * 坚果云 writes folder hrefs without one (jianguoyun.md §5), so there only resourcetype tells.
+ */
+export function isCollectionResponse(r: ResponseSlice): boolean {
+  return r.isCollection || r.href.trimEnd().endsWith('/');
+}
 
 /** Options of {@link listCollection}. */
 export interface ListOptions {
@@ -33,7 +54,7 @@ export interface ListOptions {
  * @throws DavgateError 503 `DAVGATE_INCOMPLETE_LISTING` (Retry-After) when any enabled upstream is down or
  *   fails; 404 when no upstream has the key; an upstream 4xx other than 404 is passed on
  */
-export async function listCollection(ctx: DavContext, key: string, opts: ListOptions): Promise<MergedEntry[]> {
+export async function listCollection(ctx: DavContext, key: string, opts: ListOptions): Promise<ListedEntry[]> {
   const { gw } = ctx;
   const results = await Promise.all(
     gw.enabled.map(async (u) => {
@@ -49,8 +70,16 @@ export async function listCollection(ctx: DavContext, key: string, opts: ListOpt
           'accept-encoding': 'identity',
           ...opts.headers,
         };
-        const map = hrefMapper(u);
-        const responses: ListingEntry[] = [];
+        const mapHref = hrefMapper(u);
+        const responses: ListingEntry<ResponseSlice>[] = [];
+        const onResponse = (r: ResponseSlice): void => {
+          const k = upstreamHrefToKey(r.href, u.base);
+          // A copy the repair journal marks stale (overwritten or deleted during this upstream's outage) is
+          // not listed; the fresh copy, if any, comes from the upstream that holds it.
+          if (k === null || gw.repairs.isStale(k, u.id)) return;
+          responses.push({ key: k, isCollection: isCollectionResponse(r), item: r });
+        };
+        let bytes = 0;
         let rawPath: string | undefined;
         // Every page of a paged listing (proxy/paging.ts); a page that fails fails the whole listing.
         for (let page = 0; ; page++) {
@@ -66,7 +95,7 @@ export async function listCollection(ctx: DavContext, key: string, opts: ListOpt
           });
           if (page === 0 && (res.status === 404 || res.status === 409)) {
             await res.body.dump();
-            return { u, responses: [] as ListingEntry[], absent: true };
+            return { u, responses: [] as ListingEntry<ResponseSlice>[], absent: true };
           }
           if (res.status !== 207) {
             await res.body.dump();
@@ -75,15 +104,17 @@ export async function listCollection(ctx: DavContext, key: string, opts: ListOpt
             }
             return { u, error: Errors.INCOMPLETE_LISTING(`${u.id} answered ${res.status}`, { retryAfterS: 5 }) };
           }
-          const text = await res.body.text();
-          if (text.length > MAX_LISTING_BYTES) throw Errors.INCOMPLETE_LISTING(`${u.id} listing too large`);
-          for (const r of parseMultistatus(text)) {
-            const k = upstreamHrefToKey(r.href, u.base);
-            // A copy the repair journal marks stale (overwritten or deleted during this upstream's outage) is
-            // not listed; the fresh copy, if any, comes from the upstream that holds it.
-            if (k === null || gw.repairs.isStale(k, u.id)) continue;
-            const element = withResponseHref(rewriteHrefs(r.element, map), keyToGatewayHref(k, r.isCollection));
-            responses.push({ key: k, isCollection: r.isCollection, element });
+          const reader = new MultistatusReader({ mapHref, onResponse, omitDavProps: LOCK_PROPS });
+          try {
+            for await (const chunk of res.body as AsyncIterable<Buffer>) {
+              bytes += chunk.length;
+              if (bytes > MAX_LISTING_BYTES) throw Errors.INCOMPLETE_LISTING(`${u.id} listing above ${MAX_LISTING_BYTES} bytes`);
+              reader.write(chunk);
+            }
+            reader.end();
+          } finally {
+            // A body abandoned half read (bad XML, too large) must not keep its connection.
+            if (!res.body.readableEnded) res.body.destroy();
           }
           const next = nextPagePath(res.headers['link'], u.base);
           if (next === null) break;
@@ -104,9 +135,16 @@ export async function listCollection(ctx: DavContext, key: string, opts: ListOpt
   }
   const perUpstream = results.map((r) => ({ upstreamId: r.u.id, responses: 'responses' in r && r.responses ? r.responses : [] }));
   if (perUpstream.every((p) => p.responses.length === 0)) throw Errors.NOT_FOUND();
-  return mergeListing({
+  const merged = mergeListing({
     collectionKey: key,
     perUpstream,
     preferOrder: (k) => gw.candidates(k).map((u) => u.id),
   });
+  // A key with members is a collection, whatever its href looked like (坚果云 writes folders without a slash,
+  // and without DAV:resourcetype asked for nothing else tells): its href gets the slash.
+  const first = merged[0];
+  if (first !== undefined && first.key === key && !first.isCollection && (merged.length > 1 || opts.collection)) {
+    merged[0] = { ...first, isCollection: true };
+  }
+  return merged;
 }

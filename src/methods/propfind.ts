@@ -7,16 +7,14 @@
 import { Errors } from '../errors.js';
 import { parseDepth } from '../dav/destination.js';
 import { keyToGatewayHref, upstreamHrefToKey } from '../dav/href.js';
-import { parseMultistatus, rewriteHrefs, serializeMultistatus, withResponseHref } from '../dav/multistatus.js';
-import { parseXml, type XmlElement } from '../dav/xml.js';
-import { davFragment, parsePropRequest, withLockProps, type PropRequest } from '../locks/props.js';
-import { lockDiscoveryXml, supportedLockXml } from '../locks/xml.js';
+import { readMultistatusText, renderResponse, writeMultistatus, type ResponseSlice } from '../dav/multistatus-stream.js';
+import { parseXml } from '../dav/xml.js';
+import { LOCK_PROPS, lockPropsXml, parsePropRequest, type PropRequest } from '../locks/props.js';
+import { lockDiscoveryXml } from '../locks/xml.js';
 import { firstFound } from './candidates.js';
 import { hrefMapper, readBody, relay, type DavContext, type MethodHandler } from './context.js';
 import { gatewayHrefOf } from './lock.js';
-import { listCollection } from './listing.js';
-
-const SUPPORTED_LOCK = davFragment(supportedLockXml())[0]!;
+import { isCollectionResponse, listCollection } from './listing.js';
 
 /**
  * Reads and validates the PROPFIND body; empty means allprop (RFC 4918 §9.1).
@@ -28,10 +26,10 @@ async function readPropfind(ctx: DavContext): Promise<{ body: string; req: PropR
   return { body, req: parsePropRequest(body) };
 }
 
-/** One response with davgate's lock properties for `key`. */
-function withLocks(ctx: DavContext, el: XmlElement, key: string, req: PropRequest): XmlElement {
-  const discovery = davFragment(lockDiscoveryXml(ctx.gw.locks.covering(key), Date.now(), gatewayHrefOf))[0]!;
-  return withLockProps(el, req, discovery, SUPPORTED_LOCK);
+/** One response with the gateway's href for `key` and davgate's lock properties for it. */
+function render(ctx: DavContext, r: ResponseSlice, key: string, isCollection: boolean, req: PropRequest, nowMs: number): string {
+  const locks = lockPropsXml(req, () => lockDiscoveryXml(ctx.gw.locks.covering(key), nowMs, gatewayHrefOf));
+  return renderResponse(r, keyToGatewayHref(key, isCollection), locks);
 }
 
 function send207(ctx: DavContext, xml: string): void {
@@ -47,7 +45,8 @@ export const handlePropfind: MethodHandler = async (ctx) => {
 
   const merged = async () => {
     const entries = await listCollection(ctx, path.key, { body, collection: path.trailingSlash });
-    return send207(ctx, serializeMultistatus(entries.map((e) => withLocks(ctx, e.element, e.key, req))));
+    const now = Date.now();
+    return send207(ctx, writeMultistatus(entries.map((e) => render(ctx, e.item, e.key, e.isCollection, req, now))));
   };
   // A listing asks every account. Without a trailing slash the URL may be a file (rclone reads each file it
   // uploaded this way): unless davgate knows a collection there, ask the owner first, and a file's answer is
@@ -71,18 +70,20 @@ export const handlePropfind: MethodHandler = async (ctx) => {
     { badRequestMeansAbsent: true },
   );
   if (res.status !== 207) return relay(ctx, res);
-  const responses = parseMultistatus(await res.body.text());
-  // Depth infinity: allowed on a file (it has no members), refused on a collection (RFC 4918 §9.1).
-  if (depth === 'infinity' && responses[0]?.isCollection) throw Errors.FINITE_DEPTH();
-  if (depth === '1' && responses[0]?.isCollection) return merged();
   const map = hrefMapper(res.upstream);
+  const responses = readMultistatusText(await res.body.text(), { mapHref: map, omitDavProps: LOCK_PROPS });
+  const isCollection = responses[0] !== undefined && isCollectionResponse(responses[0]);
+  // Depth infinity: allowed on a file (it has no members), refused on a collection (RFC 4918 §9.1).
+  if (depth === 'infinity' && isCollection) throw Errors.FINITE_DEPTH();
+  if (depth === '1' && isCollection) return merged();
+  const now = Date.now();
   return send207(
     ctx,
-    serializeMultistatus(
+    writeMultistatus(
       responses.map((r) => {
         const key = upstreamHrefToKey(r.href, res.upstream.base) ?? path.key;
-        const el = withResponseHref(rewriteHrefs(r.element, map), keyToGatewayHref(key, r.isCollection));
-        return withLocks(ctx, el, key, req);
+        // A 207 for a URL with a slash is a collection's, even when its href lacks the slash (坚果云).
+        return render(ctx, r, key, isCollectionResponse(r) || (key === path.key && path.trailingSlash), req, now);
       }),
     ),
   );

@@ -9,6 +9,7 @@ import { request } from 'undici';
 import { loadConfig } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { startJianguoyunSim, type JianguoyunSim } from '../../src/sim/jianguoyun.js';
+import { parseMultistatus } from '../../src/dav/multistatus.js';
 
 const SANDBOX = encodeURIComponent('我的坚果云');
 const PAGE = 25;
@@ -51,7 +52,8 @@ t.test(`a folder of ${FILES} files lists completely across ${PAGE}-entry pages`,
   const before = perAccount.map((c) => c.byMethod['PROPFIND'] ?? 0);
   const list = await call('PROPFIND', '/big/', { depth: '1' });
   t.equal(list.status, 207);
-  const hrefs = [...list.text.matchAll(/<D:href>([^<]+)<\/D:href>/g)].map((m) => m[1]!);
+  // Namespace-aware: the responses keep the prefix the account wrote (`d:`).
+  const hrefs = parseMultistatus(list.text).map((r) => r.href);
   const files = hrefs.filter((h) => h !== '/big/');
   t.equal(files.length, FILES, "every file listed");
   t.equal(new Set(files).size, FILES, 'each file once');

@@ -1,10 +1,9 @@
 import t from 'tap';
 import { mergeListing, type ListingEntry } from '../../src/dav/multistatus.js';
-import { DAV_NS, xmlElement } from '../../src/dav/xml.js';
 
-/** A response element tagged with where it came from, so the test sees which one was kept. */
-function entry(key: string, isCollection: boolean, from: string): ListingEntry {
-  return { key, isCollection, element: xmlElement(DAV_NS, 'response', [xmlElement(DAV_NS, 'href', [`${from}:${key}`])]) };
+/** An entry whose item says where it came from, so the test sees which one was kept. */
+function entry(key: string, isCollection: boolean, from: string): ListingEntry<string> {
+  return { key, isCollection, item: `${from}:${key}` };
 }
 const summary = (out: ReturnType<typeof mergeListing>): string[] =>
   out.map((e) => `${e.key} ${e.isCollection ? 'dir' : 'file'} ${e.upstreamId}`);
@@ -40,8 +39,7 @@ t.test('collection once and first, members once, sorted, deeper entries dropped'
     '/music/😀 file u3', // code unit order: U+1F600 is the surrogate pair D83D DE00, below U+FF5A
     '/music/ｚ file u3',
   ]);
-  t.equal(out[0]!.element.children.length, 1);
-  t.strictSame((out[0]!.element.children[0] as { children: unknown[] }).children, ['u2:/music'], 'the element of the preferred upstream');
+  t.equal(out[0]!.item, 'u2:/music', 'the response of the preferred upstream');
 });
 
 t.test('a file beats a collection of the same name, whatever the order', async (t) => {
@@ -90,4 +88,22 @@ t.test('no upstream returned the collection itself: members only', async (t) => 
   });
   t.strictSame(summary(out), ['/c/a file u1', '/c/b file u1']);
   t.strictSame(mergeListing({ collectionKey: '/c', perUpstream: [], preferOrder: fixedOrder([]) }), []);
+});
+
+t.test('preferOrder is asked only for keys that several upstreams list', async (t) => {
+  const asked: string[] = [];
+  const out = mergeListing({
+    collectionKey: '/c',
+    perUpstream: [
+      { upstreamId: 'u1', responses: [entry('/c', true, 'u1'), entry('/c/only-1', false, 'u1'), entry('/c/both', false, 'u1')] },
+      { upstreamId: 'u2', responses: [entry('/c', true, 'u2'), entry('/c/only-2', false, 'u2'), entry('/c/both', false, 'u2')] },
+      { upstreamId: 'u3', responses: [entry('/c/both', true, 'u3')] },
+    ],
+    preferOrder: (key) => {
+      asked.push(key);
+      return ['u2', 'u1', 'u3'];
+    },
+  });
+  t.strictSame(summary(out), ['/c dir u2', '/c/both file u2', '/c/only-1 file u1', '/c/only-2 file u2']);
+  t.strictSame(asked.sort(), ['/c', '/c/both'], 'no hashing for a key only one upstream lists');
 });
