@@ -115,6 +115,10 @@ async function buildAppWith(gw: Gateway, log: Logger) {
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
 
   const verifyBasic = createBasicAuth(gw.config.auth);
+  // The access line names only the request id, method, URL, status and duration: no field the logger's redaction
+  // paths name (authorization, password, token…), so redaction cannot change it. pino walks every redaction
+  // path on every line it writes (~14 µs, issue 8), so this one line per request is written without it.
+  const accessLog = log.child({}, { redact: { paths: [] } });
   const adminToken = gw.config.admin.token;
 
   app.addHook('onRequest', async (req, reply) => {
@@ -127,9 +131,9 @@ async function buildAppWith(gw: Gateway, log: Logger) {
       gw.metrics.httpRequests.inc({ method, status_class: statusClass(status) });
       gw.metrics.httpDuration.observe({ method }, (performance.now() - started) / 1000);
       if (status === 499) gw.metrics.clientAborts.inc();
-      const line = { method: req.method, url: req.url, status, ms: Math.round(performance.now() - started) };
-      if (status >= 500 || status === 499) req.log.warn(line, 'request finished');
-      else req.log.info(line, 'request finished');
+      const line = { reqId: req.id, method: req.method, url: req.url, status, ms: Math.round(performance.now() - started) };
+      if (status >= 500 || status === 499) accessLog.warn(line, 'request finished');
+      else accessLog.info(line, 'request finished');
     });
   });
 

@@ -9,7 +9,7 @@ import type { Config } from './config/schema.js';
 import { DavgateError, Errors } from './errors.js';
 import { Metrics } from './metrics.js';
 import { ancestorKeys, parentKey } from './path/canonical.js';
-import { POLICIES, type SelectionPolicy } from './placement/policy.js';
+import { createRanker, POLICIES, type SelectionPolicy } from './placement/policy.js';
 import { RepairJournal, type Repair } from './placement/repairs.js';
 import { LockManager, MemoryLockStore } from './locks/manager.js';
 import { LazyBody } from './proxy/body.js';
@@ -67,6 +67,8 @@ export class Gateway {
   readonly #keyTails = new Map<string, Promise<void>>();
   /** Whether an enabled upstream has the jianguoyun profile (its forbidden name characters apply). */
   readonly #vendorNames: boolean;
+  /** {@link candidates}, memoised per key (see `createRanker`). */
+  readonly #rank: (key: string) => readonly Upstream[];
 
   constructor(config: Config, log: Logger, metrics = new Metrics()) {
     this.config = config;
@@ -75,6 +77,7 @@ export class Gateway {
     this.policy = POLICIES[config.strategy]!();
     this.upstreams = config.upstreams.map((u) => new Upstream(u, config, metrics, log));
     this.enabled = this.upstreams.filter((u) => u.enabled);
+    this.#rank = createRanker(this.policy, this.enabled);
     this.#vendorNames = this.enabled.some((u) => traitsOf(u.profile).forbidsWindowsNameChars);
     for (const u of this.upstreams) u.onUp = () => void this.runRepairs(u);
     metrics.pendingRepairsSource = () => this.repairs.size;
@@ -98,8 +101,9 @@ export class Gateway {
    * upstream that is still stale when they reach it ({@link RepairJournal.isStale}): by then a repair may
    * have made it fresh and removed the displaced copy that was read first.
    */
-  readCandidates(key: string): Upstream[] {
+  readCandidates(key: string): readonly Upstream[] {
     const ranked = this.candidates(key);
+    if (!this.repairs.has(key)) return ranked;
     return [...ranked.filter((u) => !this.repairs.isStale(key, u.id)), ...ranked.filter((u) => this.repairs.isStale(key, u.id))];
   }
 
@@ -275,9 +279,9 @@ export class Gateway {
     }
   }
 
-  /** Enabled upstreams ranked for `key`, best first (the first is the owner of a new file). */
-  candidates(key: string): Upstream[] {
-    return this.policy.rank(key, this.enabled);
+  /** Enabled upstreams ranked for `key`, best first (the first is the owner of a new file). Shared: do not modify. */
+  candidates(key: string): readonly Upstream[] {
+    return this.#rank(key);
   }
 
   /**

@@ -47,6 +47,11 @@ export class RepairJournal {
     return this.#byKey.get(key)?.get(upstream);
   }
 
+  /** True when some upstream owes a repair for `key` (one map lookup: asked on every read). */
+  has(key: string): boolean {
+    return this.#byKey.has(key);
+  }
+
   /** True when `upstream`'s copy of `key` must not be served (it is stale or deleted). */
   isStale(key: string, upstream: string): boolean {
     return this.#byKey.get(key)?.has(upstream) ?? false;

@@ -37,9 +37,18 @@ const NEVER_FORWARD = new Set([
   'x-request-id',
 ]);
 
-function connectionTokens(value: string | string[] | undefined): Set<string> {
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+/** The lower-case header names a `Connection` value lists (RFC 9110 §7.6.1). Runs on every request and response. */
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined) return NO_TOKENS;
   const out = new Set<string>();
-  for (const v of [value ?? []].flat()) for (const t of v.split(',')) if (t.trim()) out.add(t.trim().toLowerCase());
+  for (const v of typeof value === 'string' ? [value] : value) {
+    for (const t of v.split(',')) {
+      const name = t.trim().toLowerCase();
+      if (name) out.add(name);
+    }
+  }
   return out;
 }
 
@@ -54,7 +63,8 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, keep?: read
   const named = connectionTokens(headers['connection']);
   const allow = keep ? new Set(keep) : undefined;
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || named.has(name) || NEVER_FORWARD.has(name)) continue;
     if (allow && !allow.has(name)) continue;
@@ -95,11 +105,11 @@ export function clientResponseHeaders(
   drop: readonly string[] = [],
 ): Record<string, string | string[]> {
   const named = connectionTokens(headers['connection']);
-  const dropSet = new Set(drop);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || named.has(name) || NEVER_RETURN.has(name) || dropSet.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || named.has(name) || NEVER_RETURN.has(name) || drop.includes(name)) continue;
     // CORS is the gateway's policy to set, not an upstream's.
     if (name.startsWith('access-control-')) continue;
     if (name === 'location' || name === 'content-location') {

@@ -3,7 +3,6 @@
  * and nothing else mutates them (house style, after Caddy's `hosts.go`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -16,6 +15,7 @@ import { HealthState, isFailureStatus } from './health.js';
 import { Limiter, type Rejection } from './limiter.js';
 import { RequestBudget, type Reservation } from './budget.js';
 import { traitsOf } from './profile.js';
+import { Pool } from './undici-pool.js';
 import { RESOURCETYPE_PROPFIND } from '../dav/multistatus.js';
 
 /** Headers as undici returns them. */
