@@ -3,11 +3,10 @@
  * queue of bounded length for a bounded time (issue #2, "Queue"). A queued request stays with its upstream;
  * it never spills to another account that does not hold the file.
  *
- * A slot is held until the caller releases it (for a proxied GET, when the response body has been streamed
- * out). A free slot is taken synchronously: no timer, no abort listener and no promise chain on that path,
- * which every request takes (issue 8: p-queue plus a second AbortController per request cost ~4% of a GET's
- * CPU). Only a request that must wait gets a timer and listens for its client's abort.
+ * Built on p-queue: each admitted request is a p-queue task that stays "running" until the caller releases
+ * its slot (for a proxied GET that is when the response body has been streamed out).
  */
+import PQueue from 'p-queue';
 import { Errors } from '../errors.js';
 
 /** Releases a slot; idempotent. */
@@ -26,24 +25,19 @@ export interface LimiterOptions {
 /** Why a request was refused admission. */
 export type Rejection = 'full' | 'timeout';
 
-/** One request waiting for a slot. */
-interface Waiter {
-  admit(): void;
-  fail(err: Error): void;
-}
-
 /** A FIFO admission limiter for one upstream. */
 export class Limiter {
+  readonly #queue: PQueue;
   readonly #opts: LimiterOptions;
+  /** Exact counts, updated synchronously (p-queue's pending/size lag a microtask behind a release). */
   #held = 0;
-  /** Waiting requests in arrival order (a Set keeps insertion order and drops a leaver in O(1)). */
-  readonly #waiters = new Set<Waiter>();
-  readonly #idle: (() => void)[] = [];
+  #waiting = 0;
   /** Called after every change of inFlight/waiting (the owner updates its gauges). */
   onChange: (() => void) | undefined;
 
   constructor(opts: LimiterOptions) {
     this.#opts = opts;
+    this.#queue = new PQueue({ concurrency: opts.maxConcurrent });
   }
 
   /** Slots currently held. */
@@ -53,7 +47,7 @@ export class Limiter {
 
   /** Requests currently waiting. */
   get waiting(): number {
-    return this.#waiters.size;
+    return this.#waiting;
   }
 
   /**
@@ -63,76 +57,81 @@ export class Limiter {
    * @param onReject - called with the reason when admission is refused (for metrics)
    * @returns a release function; call it exactly when the upstream exchange is over
    * @throws DavgateError 503 `DAVGATE_QUEUE_FULL` or `DAVGATE_QUEUE_TIMEOUT` (with Retry-After),
-   *   or 499 `DAVGATE_CLIENT_CLOSED` when `signal` aborts while waiting; the signal's reason when it had
-   *   already aborted on entry
+   *   or 499 `DAVGATE_CLIENT_CLOSED` when `signal` aborts while waiting
    */
-  acquire(signal: AbortSignal | undefined, onReject?: (r: Rejection) => void): Promise<Release> {
-    try {
-      signal?.throwIfAborted();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (this.#held < this.#opts.maxConcurrent && this.#waiters.size === 0) {
-      this.#held++;
-      this.onChange?.();
-      return Promise.resolve(this.#releaser());
-    }
-    if (this.#waiters.size >= this.#opts.queueLength) {
+  async acquire(signal: AbortSignal | undefined, onReject?: (r: Rejection) => void): Promise<Release> {
+    const retryAfterS = Math.max(1, Math.ceil(this.#opts.queueTimeoutMs / 1000));
+    if (this.#held >= this.#opts.maxConcurrent && this.#waiting >= this.#opts.queueLength) {
       onReject?.('full');
-      return Promise.reject(Errors.QUEUE_FULL(undefined, { retryAfterS: this.#retryAfterS() }));
+      throw Errors.QUEUE_FULL(undefined, { retryAfterS });
     }
-    return new Promise<Release>((resolve, reject) => {
-      const leave = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.#waiters.delete(waiter);
-      };
-      const waiter: Waiter = {
-        // Called by a release that hands its slot over (already counted in #held).
-        admit: () => {
-          leave();
-          resolve(this.#releaser());
-        },
-        fail: (err) => {
-          leave();
-          this.onChange?.();
-          reject(err);
-        },
-      };
-      const onAbort = () => waiter.fail(Errors.CLIENT_CLOSED());
-      const timer = setTimeout(() => {
-        onReject?.('timeout');
-        waiter.fail(Errors.QUEUE_TIMEOUT(undefined, { retryAfterS: this.#retryAfterS() }));
-      }, this.#opts.queueTimeoutMs);
-      timer.unref?.();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.add(waiter);
+    signal?.throwIfAborted();
+    // A controller of our own: p-queue reads its signal both while queued and while running, and we only
+    // want the wait to be bounded, never the request itself.
+    const waitCtl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      waitCtl.abort();
+    }, this.#opts.queueTimeoutMs);
+    timer.unref?.();
+    const onClientAbort = () => waitCtl.abort();
+    signal?.addEventListener('abort', onClientAbort, { once: true });
+
+    let releaseTask!: () => void;
+    const done = new Promise<void>((resolve) => (releaseTask = resolve));
+    let admitted!: () => void;
+    const started = new Promise<void>((resolve) => (admitted = resolve));
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onClientAbort);
+    };
+
+    this.#waiting++;
+    let counted = true;
+    const unqueue = () => {
+      if (counted) {
+        counted = false;
+        this.#waiting--;
+      }
+    };
+    this.onChange?.();
+    const task = this.#queue.add(
+      async () => {
+        cleanup();
+        unqueue();
+        this.#held++;
+        this.onChange?.();
+        admitted();
+        await done;
+      },
+      { signal: waitCtl.signal },
+    );
+    try {
+      await Promise.race([started, task]);
+    } catch {
+      cleanup();
+      unqueue();
       this.onChange?.();
-    });
-  }
-
-  /** Resolves when nothing is in flight or queued. */
-  onIdle(): Promise<void> {
-    if (this.#held === 0 && this.#waiters.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
-  }
-
-  #retryAfterS(): number {
-    return Math.max(1, Math.ceil(this.#opts.queueTimeoutMs / 1000));
-  }
-
-  /** The release function of one admitted request: hands the slot to the first waiter, or frees it. */
-  #releaser(): Release {
+      if (timedOut) {
+        onReject?.('timeout');
+        throw Errors.QUEUE_TIMEOUT(undefined, { retryAfterS });
+      }
+      throw Errors.CLIENT_CLOSED();
+    }
+    task.catch(() => undefined);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const next = this.#waiters.values().next();
-      if (next.done) this.#held--;
-      // The slot passes straight to the next waiter, so no newcomer can take it first (FIFO).
-      else next.value.admit();
+      this.#held--;
+      releaseTask();
       this.onChange?.();
-      if (this.#held === 0 && this.#waiters.size === 0) for (const r of this.#idle.splice(0)) r();
     };
+  }
+
+  /** Resolves when nothing is in flight or queued. */
+  onIdle(): Promise<void> {
+    return this.#queue.onIdle();
   }
 }

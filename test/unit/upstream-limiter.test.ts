@@ -16,7 +16,7 @@ async function state<T>(p: Promise<T>): Promise<'pending' | 'fulfilled' | 'rejec
     () => (s = 'fulfilled'),
     () => (s = 'rejected'),
   );
-  // A few turns let pending promise chains run.
+  // A few turns let p-queue's internal promise chains run.
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
   return s;
 }
