@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { checkBearer, createBasicAuth, wwwAuthenticate } from './auth.js';
 import { davErrorBody } from './dav/error-body.js';
+import { handleExpectContinue } from './front/expect-continue.js';
 import { DavgateError, Errors } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { statusClass } from './metrics.js';
@@ -108,6 +109,8 @@ async function buildAppWith(gw: Gateway, log: Logger) {
     frameworkErrors: (err, _req, reply) => sendError(reply, toDavgateError(err)),
   });
   app.decorate('gateway', gw);
+  // 100 Continue only once a handler reads the body: a 401 (or any other refusal) comes first, unread body.
+  handleExpectContinue(app.server);
   for (const verb of DAV_VERBS) app.addHttpMethod(verb, { hasBody: true });
 
   // Hand every body to the handlers as the raw stream (PUT streams it upstream, PROPFIND reads it bounded).
