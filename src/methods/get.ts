@@ -9,7 +9,7 @@
  * from one PROPFIND and never forwarded. A collection answers 200 (HEAD) or a small HTML page built from the merged
  * listing (GET); an upstream's 403 on a folder never leaks (issue #2, "Collections exist gateway-wide").
  */
-import { Errors } from '../errors.js';
+import { DavgateError, Errors } from '../errors.js';
 import { headerValue, upstreamRequestHeaders } from '../proxy/headers.js';
 import { answerWithSize, firstRequest, parseRangeHeader, type ByteRangeSpec, type FirstRequest } from '../proxy/range.js';
 import {
@@ -57,7 +57,11 @@ export const handleGet: MethodHandler = async (ctx) => {
       : !traitsOf(u.profile).rfcRanges
         ? sendFirst(ctx, u, headers, first)
         : sendGet(ctx, u, headers),
-  );
+  ).catch(async (err: unknown) => {
+    if (err instanceof DavgateError && err.statusCode === 404 && (await isCollectionAfter404(ctx))) return undefined;
+    throw err;
+  });
+  if (res === undefined) return collectionAnswer(ctx);
   if (evaluatesHere(res.upstream)) return answerConditional(ctx, res, conditionals!, withoutConditionals(headers), first);
   if (!traitsOf(res.upstream.profile).rfcRanges) {
     // For a suffix range the first request was the size PROPFIND, and `res` is its answer.
@@ -72,6 +76,20 @@ export const handleGet: MethodHandler = async (ctx) => {
   }
   return answerFile(ctx, res);
 };
+
+/**
+ * Whether a key every candidate answered 404 to (GET/HEAD, spelled without a trailing slash) is a collection after
+ * all: an upstream may answer 404 to GET/HEAD of a collection URL without its slash, while PROPFIND finds it, and
+ * a wrong 404 tells a client the folder is gone. Asked only when such an upstream is a candidate
+ * (`folderReadMayBe404`): from davgate's collection cache (no request), else with a PROPFIND Depth 0 per candidate
+ * ({@link Gateway.collectionExists}); so on generic upstreams a GET/HEAD of a missing file costs that much more.
+ */
+async function isCollectionAfter404(ctx: DavContext): Promise<boolean> {
+  const { gw, path } = ctx;
+  if (path.trailingSlash || path.key === '/') return false;
+  if (!gw.readCandidates(path.key).some((u) => traitsOf(u.profile).folderReadMayBe404)) return false;
+  return gw.collectionExists(path.key, ctx.signal);
+}
 
 /**
  * Answers a GET/HEAD whose conditional headers davgate evaluates itself (RFC 9110 §13.2.2 steps 1–4), from the
