@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { checkBearer, createBasicAuth, wwwAuthenticate } from './auth.js';
 import { davErrorBody } from './dav/error-body.js';
+import { corsDecision, varyWithOrigin } from './front/cors.js';
 import { handleExpectContinue } from './front/expect-continue.js';
 import { DavgateError, Errors } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -64,6 +65,12 @@ export function sendError(reply: FastifyReply, err: DavgateError): void {
     return;
   }
   reply.header('content-type', 'text/plain; charset=utf-8').send(err.message + '\n');
+}
+
+/** A request header as one string (the first, if repeated), or undefined. */
+function headerOf(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 function realmOf(reply: FastifyReply): string {
@@ -135,6 +142,26 @@ async function buildAppWith(gw: Gateway, log: Logger) {
       else req.log.info(line, 'request finished');
     });
   });
+
+  // CORS (front/cors.ts), only when origins are configured: no hook at all costs nothing per request otherwise.
+  // A listed origin's preflight is answered here, before authentication (browsers send it without credentials);
+  // its actual requests get their headers on whatever answer they end with, errors included.
+  const corsOrigins = gw.config.cors.origins;
+  if (corsOrigins.length > 0) {
+    app.addHook('onRequest', async (req, reply) => {
+      const cors = corsDecision(corsOrigins, req.method, headerOf(req, 'origin'), headerOf(req, 'access-control-request-method'));
+      if (cors.kind === 'preflight') {
+        reply.code(204).headers(cors.headers).send();
+        return reply;
+      }
+      if (cors.kind === 'actual') reply.headers(cors.headers);
+    });
+    app.addHook('onSend', async (_req, reply, payload) => {
+      // The answer depends on Origin for every request once CORS is on, listed origin or not (shared caches).
+      reply.header('vary', varyWithOrigin(reply.getHeader('vary')));
+      return payload;
+    });
+  }
 
   // Before anything reads a body or reaches an upstream: a transfer coding davgate cannot undo (anything but
   // chunked) is refused with 501 (RFC 9112 §6.1); the coded bytes would otherwise be stored as the file. The body

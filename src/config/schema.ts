@@ -105,6 +105,13 @@ export interface Config {
     /** Longest timeout granted; `Infinite` is capped to this (s). */
     readonly maxTimeoutS: number;
   };
+  /**
+   * Browser apps on other origins (the Fetch standard's CORS protocol, see `front/cors.ts`). `origins`: serialised
+   * origins (`https://app.example.com`, `http://127.0.0.1:3000`) whose requests get CORS headers; empty (the
+   * default) sends none. `*` is refused: davgate needs credentials, and browsers refuse them with `*`. Env:
+   * `DAVGATE_CORS_ORIGINS` (comma-separated).
+   */
+  readonly cors: { readonly origins: readonly string[] };
   /** On SIGTERM, in-flight requests get this long to finish (ms). */
   readonly shutdownGraceMs: number;
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };

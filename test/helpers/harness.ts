@@ -20,6 +20,7 @@ export interface HarnessConfigOverrides {
   readonly limits?: Partial<Config['limits']>;
   readonly health?: Partial<Config['health']>;
   readonly failover?: Partial<Config['failover']>;
+  readonly cors?: Partial<Config['cors']>;
   readonly shutdownGraceMs?: number;
 }
 
@@ -96,6 +97,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         health: { intervalMs: 3_600_000, ...o.health },
         limits: { ...o.limits },
         failover: { ...o.failover },
+        cors: { ...o.cors },
         shutdownGraceMs: o.shutdownGraceMs ?? 2_000,
         log: { level: 'silent' },
       },
