@@ -23,7 +23,7 @@ import { handlePropfind } from './methods/propfind.js';
 import { handleProppatch } from './methods/proppatch.js';
 import { handlePut } from './methods/put.js';
 import type { DavContext, MethodHandler } from './methods/context.js';
-import { parsePath } from './path/canonical.js';
+import { parsePath, pathLengthProblem } from './path/canonical.js';
 import { unsupportedTransferCodings } from './proxy/transfer-coding.js';
 
 /** One hop from here to each method's handling (house style rule 7). */
@@ -211,6 +211,8 @@ async function buildAppWith(gw: Gateway, log: Logger) {
         const rawUrl = req.raw.url ?? '/';
         const q = rawUrl.indexOf('?');
         const path = parsePath(q >= 0 ? rawUrl.slice(0, q) : rawUrl);
+        const tooLong = pathLengthProblem(path.segments, gw.config.limits);
+        if (tooLong !== undefined) throw Errors.URI_TOO_LONG(tooLong);
         gw.checkNames(path.segments);
         const ctx: DavContext = { gw, req, reply, method: req.method, path, signal: ctl.signal, user: result.user };
         await HANDLERS[req.method as keyof typeof HANDLERS](ctx);

@@ -3,7 +3,7 @@
  * names the collection once and each member once. If any upstream cannot answer, the whole listing fails
  * with 503: a partial listing makes sync clients delete data (issue #2, "PROPFIND").
  */
-import { DavgateError, Errors } from '../errors.js';
+import { DavgateError, Errors, isRequestFault } from '../errors.js';
 import { mergeListing, parseMultistatus, rewriteHrefs, withResponseHref, type ListingEntry, type MergedEntry } from '../dav/multistatus.js';
 import { keyToGatewayHref, upstreamHrefToKey } from '../dav/href.js';
 import { MAX_LISTING_PAGES, nextPagePath } from '../proxy/paging.js';
@@ -91,7 +91,7 @@ export async function listCollection(ctx: DavContext, key: string, opts: ListOpt
         }
         return { u, responses };
       } catch (err) {
-        if (err instanceof DavgateError && err.statusCode === 499) throw err;
+        if (isRequestFault(err)) throw err;
         const retryAfterS = err instanceof DavgateError && err.retryAfterS ? err.retryAfterS : 5;
         return { u, error: Errors.INCOMPLETE_LISTING(`${u.id}: ${(err as Error).message}`, { retryAfterS }) };
       }

@@ -146,6 +146,10 @@ t.test('regression: 401 before 100 Continue, other refusals too: a bad path, an 
   t.notOk(bad.continued, 'no 100 before the 400');
   t.equal(bad.headers['connection'], 'close');
 
+  const long = await sendExpectingContinue('PUT', `/ec/${'n'.repeat(9000)}`, Buffer.from('x'));
+  t.equal(long.status, 414, 'a name over limits.maxNameBytes: 414');
+  t.notOk(long.continued, 'no 100 before the 414');
+
   const big = await sendExpectingContinue('PROPFIND', '/ec/', Buffer.alloc(h.config.limits.maxXmlBodyBytes + 1, 0x20), {
     headers: { depth: '0', 'content-type': 'application/xml' },
   });
