@@ -5,17 +5,16 @@
  * every 416 carries it: from the upstream's own `Content-Range` when it sends one, else from the file's size
  * (one PROPFIND Depth 0, only in that rare case). The 坚果云 profile is covered by jianguoyun-range.test.ts.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import t from 'tap';
-import { gatewayRequest, startHarness, type Harness } from '../helpers/harness.js';
+import { gatewayRequest, interceptUpstream, recordUpstreamRequests, startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
-/** Methods the upstreams received, in order. */
-const seen: string[] = [];
+/** What the upstreams received, in order. */
+let seen: string[] = [];
 
 t.before(async () => {
   h = await startHarness();
-  for (const u of h.upstreams) u.httpServer.on('request', (req: IncomingMessage) => seen.push(`${req.method} ${req.url}`));
+  seen = recordUpstreamRequests(h);
 });
 t.teardown(() => h?.stop());
 
@@ -38,15 +37,11 @@ t.test("regression: 416 uses the upstream's own Content-Range when it sends one 
   t.equal((await gatewayRequest(h, '/own.txt', 'PUT', { body: 'abc' })).status, 201);
   // Every upstream answers this file's out-of-range GET itself, as an RFC 9110 server would.
   for (const u of h.upstreams) {
-    const serve = u.httpServer.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
-    u.httpServer.removeAllListeners('request');
-    u.httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (req.method === 'GET' && req.url === '/dav/own.txt' && req.headers.range === 'bytes=50-') {
-        seen.push(`${req.method} ${req.url}`);
-        res.writeHead(416, { 'content-range': 'bytes */3', 'content-length': '0' }).end();
-        return;
-      }
-      for (const l of serve) l.call(u.httpServer, req, res);
+    interceptUpstream(u, (req, res) => {
+      if (req.method !== 'GET' || req.url !== '/dav/own.txt' || req.headers.range !== 'bytes=50-') return false;
+      seen.push(`${req.method} ${req.url}`); // the recorder is behind the interceptor
+      res.writeHead(416, { 'content-range': 'bytes */3', 'content-length': '0' }).end();
+      return true;
     });
   }
   const before = seen.length;

@@ -7,7 +7,6 @@
  * passed on as "not found".
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
@@ -15,7 +14,7 @@ import t, { type Test } from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { startDavUpstreams } from '../../src/demo/upstreams.js';
 import { startServer } from '../../src/server.js';
-import { davRequest, gatewayRequest, startHarness, TEST_PASSWORD, TEST_USER } from '../helpers/harness.js';
+import { davRequest, gatewayRequest, interceptUpstream, startHarness, TEST_PASSWORD, TEST_USER } from '../helpers/harness.js';
 import { jianguoyunRig } from '../helpers/jianguoyun-rig.js';
 
 /** HEAD and GET of `/folder` and `/folder/`, and of a missing name, through `call`. */
@@ -49,14 +48,10 @@ t.test('regression: HEAD on a collection without the slash — upstreams that an
   const group = await startDavUpstreams({ count: 3, dataDir });
   // GET/HEAD of the collection URL without its slash → 404; everything else (PROPFIND, MKCOL, …) is served.
   for (const u of group.upstreams) {
-    const serve = u.httpServer.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
-    u.httpServer.removeAllListeners('request');
-    u.httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if ((req.method === 'GET' || req.method === 'HEAD') && req.url === '/dav/folder') {
-        res.writeHead(404, { 'content-length': '0' }).end();
-        return;
-      }
-      for (const l of serve) l.call(u.httpServer, req, res);
+    interceptUpstream(u, (req, res) => {
+      if ((req.method !== 'GET' && req.method !== 'HEAD') || req.url !== '/dav/folder') return false;
+      res.writeHead(404, { 'content-length': '0' }).end();
+      return true;
     });
   }
   const config = loadConfig({

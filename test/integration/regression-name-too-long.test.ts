@@ -5,15 +5,14 @@
  * `limits.maxPathBytes` (4096 bytes, percent-encoded) with 414 and a reason, and a Destination with 400; an
  * upstream's own 414 is passed on as 414.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import t from 'tap';
-import { gatewayRequest, startHarness, whereIs, type Harness } from '../helpers/harness.js';
+import { gatewayRequest, interceptUpstream, recordUpstreamRequests, startHarness, whereIs, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
-const seen: string[] = [];
+let seen: string[] = [];
 t.before(async () => {
   h = await startHarness();
-  for (const u of h.upstreams) u.httpServer.on('request', (req: IncomingMessage) => seen.push(`${req.method} ${req.url}`));
+  seen = recordUpstreamRequests(h);
 });
 t.teardown(() => h?.stop());
 
@@ -61,14 +60,10 @@ t.test("regression: name too long: an upstream's own 414 is passed on as 414, no
   const loose = await startHarness({ upstreams: 2, config: { limits: { maxPathBytes: 100_000 } } });
   t.teardown(() => loose.stop());
   for (const u of loose.upstreams) {
-    const serve = u.httpServer.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
-    u.httpServer.removeAllListeners('request');
-    u.httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if ((req.url ?? '').length > 2000) {
-        res.writeHead(414, { 'content-length': '0', connection: 'close' }).end();
-        return;
-      }
-      for (const l of serve) l.call(u.httpServer, req, res);
+    interceptUpstream(u, (req, res) => {
+      if ((req.url ?? '').length <= 2000) return false;
+      res.writeHead(414, { 'content-length': '0', connection: 'close' }).end();
+      return true;
     });
   }
   const deep = '/' + Array.from({ length: 15 }, () => 'e'.repeat(200)).join('/');
