@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { checkBearer, createBasicAuth, wwwAuthenticate } from './auth.js';
 import { davErrorBody } from './dav/error-body.js';
+import { corsDecision, varyWithOrigin } from './front/cors.js';
+import { handleExpectContinue } from './front/expect-continue.js';
 import { DavgateError, Errors } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { statusClass } from './metrics.js';
@@ -21,7 +23,7 @@ import { handlePropfind } from './methods/propfind.js';
 import { handleProppatch } from './methods/proppatch.js';
 import { handlePut } from './methods/put.js';
 import type { DavContext, MethodHandler } from './methods/context.js';
-import { parsePath } from './path/canonical.js';
+import { parsePath, pathLengthProblem } from './path/canonical.js';
 import { unsupportedTransferCodings } from './proxy/transfer-coding.js';
 
 /** One hop from here to each method's handling (house style rule 7). */
@@ -63,6 +65,12 @@ export function sendError(reply: FastifyReply, err: DavgateError): void {
     return;
   }
   reply.header('content-type', 'text/plain; charset=utf-8').send(err.message + '\n');
+}
+
+/** A request header as one string (the first, if repeated), or undefined. */
+function headerOf(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 function realmOf(reply: FastifyReply): string {
@@ -108,6 +116,8 @@ async function buildAppWith(gw: Gateway, log: Logger) {
     frameworkErrors: (err, _req, reply) => sendError(reply, toDavgateError(err)),
   });
   app.decorate('gateway', gw);
+  // 100 Continue only once a handler reads the body: a 401 (or any other refusal) comes first, unread body.
+  handleExpectContinue(app.server);
   for (const verb of DAV_VERBS) app.addHttpMethod(verb, { hasBody: true });
 
   // Hand every body to the handlers as the raw stream (PUT streams it upstream, PROPFIND reads it bounded).
@@ -136,6 +146,26 @@ async function buildAppWith(gw: Gateway, log: Logger) {
       else accessLog.info(line, 'request finished');
     });
   });
+
+  // CORS (front/cors.ts), only when origins are configured: no hook at all costs nothing per request otherwise.
+  // A listed origin's preflight is answered here, before authentication (browsers send it without credentials);
+  // its actual requests get their headers on whatever answer they end with, errors included.
+  const corsOrigins = gw.config.cors.origins;
+  if (corsOrigins.length > 0) {
+    app.addHook('onRequest', async (req, reply) => {
+      const cors = corsDecision(corsOrigins, req.method, headerOf(req, 'origin'), headerOf(req, 'access-control-request-method'));
+      if (cors.kind === 'preflight') {
+        reply.code(204).headers(cors.headers).send();
+        return reply;
+      }
+      if (cors.kind === 'actual') reply.headers(cors.headers);
+    });
+    app.addHook('onSend', async (_req, reply, payload) => {
+      // The answer depends on Origin for every request once CORS is on, listed origin or not (shared caches).
+      reply.header('vary', varyWithOrigin(reply.getHeader('vary')));
+      return payload;
+    });
+  }
 
   // Before anything reads a body or reaches an upstream: a transfer coding davgate cannot undo (anything but
   // chunked) is refused with 501 (RFC 9112 §6.1); the coded bytes would otherwise be stored as the file. The body
@@ -185,6 +215,8 @@ async function buildAppWith(gw: Gateway, log: Logger) {
         const rawUrl = req.raw.url ?? '/';
         const q = rawUrl.indexOf('?');
         const path = parsePath(q >= 0 ? rawUrl.slice(0, q) : rawUrl);
+        const tooLong = pathLengthProblem(path.segments, gw.config.limits);
+        if (tooLong !== undefined) throw Errors.URI_TOO_LONG(tooLong);
         gw.checkNames(path.segments);
         const ctx: DavContext = { gw, req, reply, method: req.method, path, signal: ctl.signal, user: result.user };
         await HANDLERS[req.method as keyof typeof HANDLERS](ctx);

@@ -61,6 +61,11 @@ export const Errors = {
   SAME_RESOURCE: define('DAVGATE_SAME_RESOURCE', 403, 'source and destination are the same resource'),
   /** 502: Destination names another host (RFC 4918 §9.8.5 allows 502 for a cross-server destination). */
   FOREIGN_DESTINATION: define('DAVGATE_FOREIGN_DESTINATION', 502, 'Destination is on another server'),
+  /**
+   * 414: the request path is longer than `limits.maxPathBytes`, a name in it longer than `limits.maxNameBytes`,
+   * or an upstream refused the URI as too long (RFC 9110 §15.5.15).
+   */
+  URI_TOO_LONG: define('DAVGATE_URI_TOO_LONG', 414, 'URI too long'),
   /** 404: not found on any candidate upstream. */
   NOT_FOUND: define('DAVGATE_NOT_FOUND', 404, 'not found'),
   /** 405: method not allowed here. */
@@ -107,6 +112,15 @@ export const Errors = {
   /** 499 (logged only): the client went away. */
   CLIENT_CLOSED: define('DAVGATE_CLIENT_CLOSED', 499, 'client closed request'),
 } as const;
+
+/**
+ * Whether an error is the request's own fault rather than an upstream's: the client went away (499), or the URI
+ * is too long (414, `limits.maxPathBytes` or an upstream's own limit; the other candidates would refuse it too).
+ * Lookups over several upstreams end at once on such an error instead of reading it as an outage (502).
+ */
+export function isRequestFault(err: unknown): boolean {
+  return err instanceof DavgateError && (err.statusCode === 499 || err.statusCode === 414);
+}
 
 /** undici error codes that mean the request never left davgate (safe to retry on any method). */
 const CONNECT_CODES = new Set([

@@ -6,7 +6,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import { DavgateError, Errors } from './errors.js';
+import { DavgateError, Errors, isRequestFault } from './errors.js';
 import { Metrics } from './metrics.js';
 import { ancestorKeys, parentKey } from './path/canonical.js';
 import { createRanker, POLICIES, type SelectionPolicy } from './placement/policy.js';
@@ -309,6 +309,12 @@ export class Gateway {
    */
   async send(u: Upstream, req: SendRequest): Promise<UpstreamResponse> {
     const res = await this.#sendWithRetry(u, req);
+    // The upstream's URI limit is below davgate's limits.maxPathBytes: the client's path is too long, which is
+    // the client's 414 (RFC 9110 §15.5.15), not an upstream failure (502).
+    if (res.status === 414) {
+      await res.body.dump();
+      throw Errors.URI_TOO_LONG(`${u.id} refused the path as too long; lower limits.maxPathBytes to match it`);
+    }
     // Apache (mod_dir) answers a collection URL without its trailing slash with a redirect to the slashed URL,
     // for every method. davgate often cannot know beforehand that a key is a collection, so follow exactly
     // that redirect once. GET/HEAD are not followed: a collection's GET is answered from the merged listing.
@@ -418,7 +424,7 @@ export class Gateway {
         }
         answers.push({ kind: 'absent' });
       } catch (err) {
-        if (err instanceof DavgateError && err.statusCode === 499) throw err;
+        if (isRequestFault(err)) throw err;
         if (err instanceof DavgateError && err.retryAfterS) retryAfterS = Math.max(retryAfterS ?? 0, err.retryAfterS);
         answers.push({ kind: 'failed', status: failureStatus(err) });
       }
@@ -449,7 +455,7 @@ export class Gateway {
           // A copy the journal marks stale is not the resource (it will be repaired).
           return { upstream: u, kind: kind === 'file' && this.repairs.isStale(key, u.id) ? ('absent' as const) : kind };
         } catch (err) {
-          if (err instanceof DavgateError && err.statusCode === 499) throw err;
+          if (isRequestFault(err)) throw err;
           return { upstream: u, error: err instanceof DavgateError ? err : Errors.BAD_GATEWAY(u.id, { cause: err }) };
         }
       }),

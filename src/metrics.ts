@@ -6,6 +6,9 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** prom-client default gauges whose names end in `_total` (prom-client 15, `lib/metrics/process*.js`). */
+const NON_COUNTER_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
 /** Collapses an HTTP status to its class label, e.g. 404 → `4xx`; 499 (client closed) stays `499`. */
 export function statusClass(status: number): string {
   if (status === 499) return '499';
@@ -227,6 +230,12 @@ export class Metrics {
         this.set(source());
       },
     });
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'davgate_' });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'davgate_' });
+      // prom-client names three of its gauges `…_total`, a suffix Prometheus reserves for counters (`promtool
+      // check metrics`: "non-counter metrics should not have _total suffix"). Each is the sum of the labelled
+      // gauge of the same name without the suffix (`sum(davgate_nodejs_active_handles)`), so nothing is lost.
+      for (const name of NON_COUNTER_TOTALS) this.registry.removeSingleMetric(`davgate_${name}`);
+    }
   }
 }

@@ -50,7 +50,8 @@ export type GlobalEnvField =
   | 'listen.port'
   | 'admin.token'
   | 'auth'
-  | 'log.level';
+  | 'log.level'
+  | 'cors.origins';
 
 /** What the environment contributes; see {@link readEnv}. */
 export interface EnvOverrides {
@@ -92,6 +93,8 @@ const GLOBAL_VARS: Readonly<Record<string, { field: GlobalEnvField; kind: Kind; 
   DAVGATE_ADMIN_TOKEN: { field: 'admin.token', kind: 'string', secret: true },
   DAVGATE_AUTH: { field: 'auth', kind: 'string' },
   DAVGATE_LOG_LEVEL: { field: 'log.level', kind: 'string' },
+  // Comma-separated; split and checked by the loader, like the file's list.
+  DAVGATE_CORS_ORIGINS: { field: 'cors.origins', kind: 'string' },
 };
 
 /** Every environment variable davgate reads, for `--help` texts and docs. Names only, never values. */

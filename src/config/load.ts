@@ -9,6 +9,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { parseCorsOrigin } from '../front/cors.js';
 import { POLICIES } from '../placement/policy.js';
 import { readEnv, type ConfigProblem, type GlobalEnvField, type Sourced } from './env.js';
 import { DEFAULTS, type Config, type UpstreamConfig, type UserConfig } from './schema.js';
@@ -85,6 +86,7 @@ const TOP_KEYS = [
   'limits',
   'failover',
   'locks',
+  'cors',
   'shutdownGraceMs',
   'log',
 ] as const;
@@ -92,9 +94,10 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   listen: ['host', 'port'],
   admin: ['token', 'tokenFile'],
   health: ['intervalMs', 'probeTimeoutMs', 'failThreshold', 'cooldownMs'],
-  limits: ['queueLength', 'queueTimeoutMs', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'maxXmlBodyBytes', 'spoolMaxBytes', 'spoolDir'],
+  limits: ['queueLength', 'queueTimeoutMs', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'maxXmlBodyBytes', 'maxPathBytes', 'maxNameBytes', 'spoolMaxBytes', 'spoolDir'],
   failover: ['retryBackoffMs'],
   locks: ['defaultTimeoutS', 'maxTimeoutS'],
+  cors: ['origins'],
   log: ['level'],
 };
 const UPSTREAM_KEYS = [
@@ -630,6 +633,35 @@ function validateAuth(s: Sourced | undefined, p: Problems): Config['auth'] {
 }
 
 /**
+ * `cors.origins` (a YAML list of strings) or `DAVGATE_CORS_ORIGINS` (one comma-separated string): each entry must
+ * be `http(s)://host[:port]` ({@link parseCorsOrigin}); returned serialised (lower case, default port dropped) and
+ * de-duplicated. Problems name the key and the entry's position, never its text.
+ */
+function corsOrigins(s: Sourced | undefined, p: Problems): string[] {
+  if (s === undefined || s.value === undefined) return [];
+  const fromEnv = !s.key.includes('.');
+  let items: unknown[];
+  if (typeof s.value === 'string' && fromEnv) items = s.value.split(',').filter((x) => x.trim() !== '');
+  else if (Array.isArray(s.value)) items = s.value;
+  else {
+    p.add(s.key, 'must be a list of origins, e.g. [https://app.example.com, http://127.0.0.1:3000]');
+    return [];
+  }
+  const out: string[] = [];
+  items.forEach((item, i) => {
+    const key = fromEnv ? `${s.key} (entry ${i + 1})` : `${s.key}[${i}]`;
+    if (typeof item !== 'string') {
+      p.add(key, 'must be a string such as https://app.example.com');
+      return;
+    }
+    const r = parseCorsOrigin(item);
+    if (!r.ok) p.add(key, r.reason);
+    else if (!out.includes(r.origin)) out.push(r.origin);
+  });
+  return out;
+}
+
+/**
  * The identity the vendor's request budget is kept for, of an enabled `profile: jianguoyun` upstream: origin plus
  * username, lower-cased (the username is the account's e-mail address, jianguoyun.md §6). jianguoyun.md §1: "The
  * official text speaks per user and tier", so every sandbox of one account draws on one budget. Undefined for
@@ -722,6 +754,8 @@ function validate(raw: Raw, p: Problems): Config {
       headersTimeoutMs: ms(sc('limits.headersTimeoutMs'), p, DEFAULTS.headersTimeoutMs),
       bodyTimeoutMs: ms(sc('limits.bodyTimeoutMs'), p, DEFAULTS.bodyTimeoutMs),
       maxXmlBodyBytes: int(sc('limits.maxXmlBodyBytes'), p, DEFAULTS.maxXmlBodyBytes, 1, 2 ** 31 - 1),
+      maxPathBytes: int(sc('limits.maxPathBytes'), p, DEFAULTS.maxPathBytes, 1, 1_000_000),
+      maxNameBytes: int(sc('limits.maxNameBytes'), p, DEFAULTS.maxNameBytes, 1, 1_000_000),
       spoolMaxBytes: int(sc('limits.spoolMaxBytes'), p, DEFAULTS.spoolMaxBytes, 0, Number.MAX_SAFE_INTEGER),
       ...(spoolDir !== undefined ? { spoolDir } : {}),
     },
@@ -730,6 +764,7 @@ function validate(raw: Raw, p: Problems): Config {
       defaultTimeoutS: int(sc('locks.defaultTimeoutS'), p, DEFAULTS.lockDefaultTimeoutS, 1, 2 ** 31 - 1),
       maxTimeoutS: int(sc('locks.maxTimeoutS'), p, DEFAULTS.lockMaxTimeoutS, 1, 2 ** 31 - 1),
     },
+    cors: { origins: corsOrigins(sc('cors.origins'), p) },
     shutdownGraceMs: ms(sc('shutdownGraceMs'), p, DEFAULTS.shutdownGraceMs, 0),
     log: { level: level as Config['log']['level'] },
   };
@@ -802,6 +837,7 @@ export function redactedConfig(c: Config): Config {
     limits: { ...c.limits },
     failover: { ...c.failover },
     locks: { ...c.locks },
+    cors: { origins: [...c.cors.origins] },
     shutdownGraceMs: c.shutdownGraceMs,
     log: { ...c.log },
   });

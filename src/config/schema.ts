@@ -87,6 +87,13 @@ export interface Config {
     /** Maximum request-body size accepted for XML bodies (PROPFIND, PROPPATCH, LOCK) (bytes). */
     readonly maxXmlBodyBytes: number;
     /**
+     * Longest request path (and `Destination` path) accepted, percent-encoded as davgate sends it upstream, after
+     * the upstream's base path (bytes). Checked before any upstream call; past it, 414 (400 for a Destination).
+     */
+    readonly maxPathBytes: number;
+    /** Longest single name (path segment) accepted, UTF-8 decoded (bytes); past it, 414 (400 for a Destination). */
+    readonly maxNameBytes: number;
+    /**
      * Largest PUT body without `Content-Length` (chunked) that davgate spools to a temporary file so it can
      * send it with a length to an upstream that needs one (坚果云, jianguoyun.md §3). Past it: 413 (bytes).
      */
@@ -105,6 +112,13 @@ export interface Config {
     /** Longest timeout granted; `Infinite` is capped to this (s). */
     readonly maxTimeoutS: number;
   };
+  /**
+   * Browser apps on other origins (the Fetch standard's CORS protocol, see `front/cors.ts`). `origins`: serialised
+   * origins (`https://app.example.com`, `http://127.0.0.1:3000`) whose requests get CORS headers; empty (the
+   * default) sends none. `*` is refused: davgate needs credentials, and browsers refuse them with `*`. Env:
+   * `DAVGATE_CORS_ORIGINS` (comma-separated).
+   */
+  readonly cors: { readonly origins: readonly string[] };
   /** On SIGTERM, in-flight requests get this long to finish (ms). */
   readonly shutdownGraceMs: number;
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
@@ -127,6 +141,15 @@ export const DEFAULTS = {
   headersTimeoutMs: 60_000,
   bodyTimeoutMs: 120_000,
   maxXmlBodyBytes: 1024 * 1024,
+  /**
+   * Linux PATH_MAX (4096, including the base folder) bounds what a file-system-backed upstream can store, and 4 KiB
+   * of encoded path keeps the request line well under the common 8 KiB limits (Apache `LimitRequestLine` 8190,
+   * nginx `large_client_header_buffers` 8k) and within IIS's `maxUrl` 4096 with a short base path. Encoded bytes
+   * are never fewer than decoded ones, so the encoded length bounds both.
+   */
+  maxPathBytes: 4096,
+  /** NAME_MAX of ext4, XFS, Btrfs and APFS/NTFS-sized names: 255 bytes per name. */
+  maxNameBytes: 255,
   /** The vendor refuses single files over 500 MB anyway (jianguoyun.md §3), so a bigger spool buys nothing. */
   spoolMaxBytes: 500 * 1024 * 1024,
   retryBackoffMs: 200,

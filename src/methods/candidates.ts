@@ -4,7 +4,7 @@
  * resting (throttled or out-of-budget) owner answers for its files with 503 at once (issue #4).
  * A later issue replaces the probing with a placement index.
  */
-import { DavgateError, Errors } from '../errors.js';
+import { DavgateError, Errors, isRequestFault } from '../errors.js';
 import { outcomeOf } from '../gateway.js';
 import { combineLookup, type LookupAnswer } from '../proxy/retry.js';
 import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
@@ -37,7 +37,7 @@ export async function firstFound(
     try {
       res = await attempt(u);
     } catch (err) {
-      if (err instanceof DavgateError && err.statusCode === 499) throw err;
+      if (isRequestFault(err)) throw err;
       // A resting account (throttled, or out of request budget) still holds its files. Asking the other
       // candidates would only spend their budgets on 404s, unless the repair journal says this key was written
       // elsewhere meanwhile (then the owner ranks last, see Gateway.readCandidates).

@@ -11,13 +11,13 @@
  * - On an upstream that never overwrites (坚果云), a same-upstream file COPY/MOVE onto an existing file sets
  *   the old file aside first and deletes it only after success (see `replace.ts`).
  */
-import { DavgateError, Errors } from '../errors.js';
+import { DavgateError, Errors, isRequestFault } from '../errors.js';
 import { parseDepth, parseDestination, parseOverwrite } from '../dav/destination.js';
 import { keyToGatewayHref } from '../dav/href.js';
 import { multistatusOfStatuses } from '../dav/error-body.js';
 import { parseMultistatus } from '../dav/multistatus.js';
 import { findChild, serializeXml, textOf, DAV_NS, type XmlElement } from '../dav/xml.js';
-import { isSameOrBelow, keySegments, parentKey } from '../path/canonical.js';
+import { isSameOrBelow, keySegments, parentKey, pathLengthProblem } from '../path/canonical.js';
 import { headerValue } from '../proxy/headers.js';
 import type { Upstream } from '../upstream/upstream.js';
 import { empty, relay, type DavContext, type MethodHandler } from './context.js';
@@ -242,6 +242,8 @@ export const handleCopyMove: MethodHandler = async (ctx) => {
   const { gw, path } = ctx;
   const isMove = ctx.method === 'MOVE';
   const dest = parseDestination(headerValue(ctx.req.headers, 'destination'), headerValue(ctx.req.headers, 'host'));
+  const destTooLong = pathLengthProblem(keySegments(dest.key), gw.config.limits);
+  if (destTooLong !== undefined) throw Errors.BAD_HEADER(`Destination: ${destTooLong}`);
   gw.checkNames(keySegments(dest.key));
   const overwrite = parseOverwrite(headerValue(ctx.req.headers, 'overwrite'));
   const depth = isMove
@@ -325,7 +327,7 @@ async function copyOrMove(
         if (res.status === 201 || res.status === 204) gw.noteCollection(u, dest.key);
         return { u, status: res.status };
       } catch (err) {
-        if (err instanceof DavgateError && err.statusCode === 499) throw err;
+        if (isRequestFault(err)) throw err;
         return { u, status: err instanceof DavgateError ? err.statusCode : 502 };
       }
     }),

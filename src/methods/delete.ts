@@ -4,7 +4,7 @@
  * it exists (normally only its owner); an upstream that cannot be asked is journalled to delete its copy when
  * it is back, so the file cannot resurface later.
  */
-import { DavgateError, Errors } from '../errors.js';
+import { DavgateError, Errors, isRequestFault } from '../errors.js';
 import { keyToGatewayHref } from '../dav/href.js';
 import { multistatusOfStatuses } from '../dav/error-body.js';
 import { parseDepth } from '../dav/destination.js';
@@ -32,7 +32,7 @@ async function deleteOn(ctx: DavContext, u: Upstream, key: string, collection: b
     const ok = res.status === 200 || res.status === 204 || res.status === 404;
     return { upstream: u, ok, status: res.status };
   } catch (err) {
-    if (err instanceof DavgateError && err.statusCode === 499) throw err;
+    if (isRequestFault(err)) throw err;
     return { upstream: u, ok: false, status: err instanceof DavgateError ? err.statusCode : 502 };
   }
 }

@@ -9,9 +9,19 @@
  * from one PROPFIND and never forwarded. A collection answers 200 (HEAD) or a small HTML page built from the merged
  * listing (GET); an upstream's 403 on a folder never leaks (issue #2, "Collections exist gateway-wide").
  */
-import { Errors } from '../errors.js';
+import { DavgateError, Errors } from '../errors.js';
 import { headerValue, upstreamRequestHeaders } from '../proxy/headers.js';
-import { answerWithSize, firstRequest, parseRangeHeader, type ByteRangeSpec, type FirstRequest } from '../proxy/range.js';
+import {
+  answerWithSize,
+  firstRequest,
+  parseContentRange,
+  parseRangeHeader,
+  partAnswersSpec,
+  resolveRange,
+  unsatisfiedContentRange,
+  type ByteRangeSpec,
+  type FirstRequest,
+} from '../proxy/range.js';
 import {
   CONDITIONAL_HEADERS,
   conditionalHeadersOf,
@@ -45,7 +55,8 @@ export const handleGet: MethodHandler = async (ctx) => {
     throw Errors.NOT_FOUND();
   }
   const headers = upstreamRequestHeaders(ctx.req.headers);
-  const first = firstRequest(parseRangeHeader(headerValue(ctx.req.headers, 'range')));
+  const rangeHeader = parseRangeHeader(headerValue(ctx.req.headers, 'range'));
+  const first = firstRequest(rangeHeader);
   const conditionals = conditionalHeadersOf(ctx.req.headers);
   // An account that compares conditionals as exact strings (statement 10) gets the state PROPFIND first, and
   // davgate evaluates them; without a conditional header nothing extra is sent.
@@ -56,7 +67,11 @@ export const handleGet: MethodHandler = async (ctx) => {
       : !traitsOf(u.profile).rfcRanges
         ? sendFirst(ctx, u, headers, first)
         : sendGet(ctx, u, headers),
-  );
+  ).catch(async (err: unknown) => {
+    if (err instanceof DavgateError && err.statusCode === 404 && (await isCollectionAfter404(ctx))) return undefined;
+    throw err;
+  });
+  if (res === undefined) return collectionAnswer(ctx);
   if (evaluatesHere(res.upstream)) return answerConditional(ctx, res, conditionals!, withoutConditionals(headers), first);
   if (!traitsOf(res.upstream.profile).rfcRanges) {
     // For a suffix range the first request was the size PROPFIND, and `res` is its answer.
@@ -68,9 +83,65 @@ export const handleGet: MethodHandler = async (ctx) => {
       await res.body.dump();
       return answerBySize(ctx, res.upstream, await readFacts(await sendStatePropfind(ctx, res.upstream)), headers, first.spec, false);
     }
+  } else if (res.status === 206 && rangeHeader.kind === 'single') {
+    const contentRange = parseContentRange(headerValue(res.headers, 'content-range'));
+    if (!partAnswersSpec(rangeHeader.spec, contentRange)) return answerWrongPart(ctx, res, headers, rangeHeader.spec);
   }
   return answerFile(ctx, res);
 };
+
+/**
+ * An upstream's 206 is not the part asked for (webdav-server 2 answers a range past the end with
+ * `206 bytes 10-9/*`, and `bytes=100-200` of a 10-byte file with byte 9): its bytes are dropped. With the size
+ * (one PROPFIND Depth 0) davgate answers 416 `bytes *\/size` when the range is unsatisfiable (§15.5.17), and the
+ * whole file otherwise (200; §14.2 lets a server ignore Range), never bytes under a wrong label.
+ */
+async function answerWrongPart(ctx: DavContext, res: UpstreamResponse, headers: Record<string, string>, spec: ByteRangeSpec): Promise<void> {
+  await res.body.dump();
+  const size = await sizeOf(ctx, res.upstream);
+  if (size !== undefined && resolveRange(spec, size).kind === 'unsatisfiable') {
+    return empty(ctx, 416, { 'content-range': unsatisfiedContentRange(size) });
+  }
+  return answerFile(ctx, await sendGet(ctx, res.upstream, withoutRange(headers)));
+}
+
+/**
+ * Answers an upstream's 416 with `Content-Range: bytes *\/size` (RFC 9110 §14.4, §15.5.17), which neither Apache
+ * nor webdav-server sends: the upstream's own value when it sent one, else the size from one PROPFIND Depth 0
+ * (only in this rare case). Without a size (no `getcontentlength`, or the PROPFIND failed) the 416 goes out
+ * without it; the status is the answer that matters.
+ */
+async function answerUnsatisfied(ctx: DavContext, res: UpstreamResponse): Promise<void> {
+  const given = parseContentRange(headerValue(res.headers, 'content-range'));
+  await res.body.dump();
+  const size = given?.kind === 'unsatisfied' ? given.complete : await sizeOf(ctx, res.upstream);
+  return empty(ctx, 416, size !== undefined ? { 'content-range': unsatisfiedContentRange(size) } : {});
+}
+
+/** The file's size on `u` from a state PROPFIND, or undefined when it cannot be learned (never throws but 499). */
+async function sizeOf(ctx: DavContext, u: Upstream): Promise<number | undefined> {
+  try {
+    const facts = await readFacts(await sendStatePropfind(ctx, u));
+    return facts.kind === 'file' ? facts.size : undefined;
+  } catch (err) {
+    if (err instanceof DavgateError && err.statusCode === 499) throw err;
+    return undefined;
+  }
+}
+
+/**
+ * Whether a key every candidate answered 404 to (GET/HEAD, spelled without a trailing slash) is a collection after
+ * all: an upstream may answer 404 to GET/HEAD of a collection URL without its slash, while PROPFIND finds it, and
+ * a wrong 404 tells a client the folder is gone. Asked only when such an upstream is a candidate
+ * (`folderReadMayBe404`): from davgate's collection cache (no request), else with a PROPFIND Depth 0 per candidate
+ * ({@link Gateway.collectionExists}); so on generic upstreams a GET/HEAD of a missing file costs that much more.
+ */
+async function isCollectionAfter404(ctx: DavContext): Promise<boolean> {
+  const { gw, path } = ctx;
+  if (path.trailingSlash || path.key === '/') return false;
+  if (!gw.readCandidates(path.key).some((u) => traitsOf(u.profile).folderReadMayBe404)) return false;
+  return gw.collectionExists(path.key, ctx.signal);
+}
 
 /**
  * Answers a GET/HEAD whose conditional headers davgate evaluates itself (RFC 9110 §13.2.2 steps 1–4), from the
@@ -164,6 +235,7 @@ async function answerBySize(
 
 /** Relays a file's answer; for anything else asks what the key is, so a folder never leaks an upstream's 403. */
 async function answerFile(ctx: DavContext, res: UpstreamResponse): Promise<void> {
+  if (res.status === 416) return answerUnsatisfied(ctx, res);
   if (isFileAnswer(res.status)) return relay(ctx, res);
   // 403/405/301/409…: upstreams answer these for folders (Apache redirects, Jianguoyun forbids). Ask what
   // the key is before answering, so a folder never leaks an upstream's 403.

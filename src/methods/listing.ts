@@ -7,7 +7,7 @@
  * text, never as an element tree, and nothing is written to the client before every upstream and every page
  * has answered completely (issue 8, "Streaming listing merge").
  */
-import { DavgateError, Errors } from '../errors.js';
+import { DavgateError, Errors, isRequestFault } from '../errors.js';
 import { mergeListing, type ListingEntry, type MergedEntry } from '../dav/multistatus.js';
 import { MultistatusReader, type ResponseSlice } from '../dav/multistatus-stream.js';
 import { upstreamHrefToKey } from '../dav/href.js';
@@ -122,7 +122,7 @@ export async function listCollection(ctx: DavContext, key: string, opts: ListOpt
         }
         return { u, responses };
       } catch (err) {
-        if (err instanceof DavgateError && err.statusCode === 499) throw err;
+        if (isRequestFault(err)) throw err;
         const retryAfterS = err instanceof DavgateError && err.retryAfterS ? err.retryAfterS : 5;
         return { u, error: Errors.INCOMPLETE_LISTING(`${u.id}: ${(err as Error).message}`, { retryAfterS }) };
       }

@@ -82,6 +82,37 @@ export function parsePath(rawPath: string): ParsedPath {
   return { key: segments.length === 0 ? '/' : '/' + segments.join('/'), segments, trailingSlash };
 }
 
+/** Limits on a path's length, from `config.limits`. */
+export interface PathLimits {
+  /** Longest path, percent-encoded as {@link encodeKey} writes it below a base path (bytes). */
+  readonly maxPathBytes: number;
+  /** Longest name (segment), UTF-8 decoded (bytes). */
+  readonly maxNameBytes: number;
+}
+
+/**
+ * Why a parsed path is too long for `limits`, or undefined when it is not. Names longer than NAME_MAX are
+ * refused by file-system-backed upstreams (Apache answers 403), and a long URI with 414 or a reset, so davgate
+ * refuses them itself, with a reason, before any upstream call. Cheap: the encoded length is computed only when the
+ * decoded one, at up to 3 encoded bytes per byte, could pass the limit. Pure.
+ *
+ * @param segments - decoded segments ({@link ParsedPath.segments})
+ * @param limits - `config.limits`
+ */
+export function pathLengthProblem(segments: readonly string[], limits: PathLimits): string | undefined {
+  let decoded = 0;
+  for (const seg of segments) {
+    const bytes = Buffer.byteLength(seg, 'utf8');
+    if (bytes > limits.maxNameBytes) return `a name is ${bytes} bytes long, the limit is ${limits.maxNameBytes} (limits.maxNameBytes)`;
+    decoded += bytes + 1;
+  }
+  if (decoded * 3 <= limits.maxPathBytes) return undefined;
+  let encoded = 0;
+  for (const seg of segments) encoded += encodeSegment(seg).length + 1;
+  if (encoded > limits.maxPathBytes) return `the path is ${encoded} bytes long encoded, the limit is ${limits.maxPathBytes} (limits.maxPathBytes)`;
+  return undefined;
+}
+
 /** The segments of a canonical key (`/` gives `[]`). */
 export function keySegments(key: CanonicalKey): string[] {
   return key === '/' ? [] : key.slice(1).split('/');

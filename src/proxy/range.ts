@@ -126,6 +126,51 @@ export function unsatisfiedContentRange(size: number): string {
   return `bytes */${size}`;
 }
 
+/** A `Content-Range` value as an upstream sent it (RFC 9110 §14.4). */
+export type ContentRange =
+  /** `bytes first-last/complete`, complete undefined for `*` (unknown length). */
+  | { readonly kind: 'part'; readonly first: number; readonly last: number; readonly complete: number | undefined }
+  /** `bytes *\/complete`: the 416 form. */
+  | { readonly kind: 'unsatisfied'; readonly complete: number };
+
+const PART_RANGE = /^bytes[ \t]+(\d+)-(\d+)\/(\d+|\*)$/i;
+const UNSATISFIED_RANGE = /^bytes[ \t]+\*\/(\d+)$/i;
+
+/**
+ * Parses a `Content-Range` value (RFC 9110 §14.4: `bytes first-last/complete`, `bytes first-last/*` or
+ * `bytes *\/complete`). Pure.
+ *
+ * @param value - the header's value, if any
+ * @returns the parsed value, or undefined when absent or not of that grammar
+ */
+export function parseContentRange(value: string | undefined): ContentRange | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  const u = UNSATISFIED_RANGE.exec(v);
+  if (u) return { kind: 'unsatisfied', complete: position(u[1]!) };
+  const m = PART_RANGE.exec(v);
+  if (!m) return undefined;
+  return { kind: 'part', first: position(m[1]!), last: position(m[2]!), complete: m[3] === '*' ? undefined : position(m[3]!) };
+}
+
+/**
+ * Whether a 206's `Content-Range` is an answer to the single range-spec asked for (RFC 9110 §15.3.7: the part
+ * is the satisfiable range of the request): `first ≤ last`, `last < complete` when known, and for an int-range
+ * the same first-pos and a last-pos no further than asked; for a suffix range no more than `length` bytes, ending
+ * at the end when the length is known. An upstream answering an unsatisfiable range with `206 bytes 10-9/*`
+ * (webdav-server 2) or with another part fails it, and its bytes are never relayed. Pure.
+ *
+ * @param spec - the client's single range-spec
+ * @param contentRange - the 206's parsed `Content-Range`
+ */
+export function partAnswersSpec(spec: ByteRangeSpec, contentRange: ContentRange | undefined): boolean {
+  if (contentRange?.kind !== 'part') return false;
+  const { first, last, complete } = contentRange;
+  if (last < first || (complete !== undefined && last >= complete)) return false;
+  if (spec.kind === 'int') return first === spec.first && (spec.last === null || last <= spec.last);
+  return last - first + 1 <= spec.length && (complete === undefined || last === complete - 1);
+}
+
 /** `Content-Range` of a single-part 206 (RFC 9110 §14.4): `bytes start-end/size`. */
 export function partContentRange(start: number, end: number, size: number): string {
   return `bytes ${start}-${end}/${size}`;

@@ -27,6 +27,12 @@ export interface ProfileTraits {
    * If-None-Match only on GET/HEAD (statement 10), so davgate evaluates them itself and forwards none.
    */
   readonly rfcConditionals: boolean;
+  /**
+   * GET/HEAD of a collection URL without its trailing slash may answer 404, so a 404 there does not prove the
+   * key absent (some generic servers serve no GET on collections). 坚果云 answers 403 on any folder (statement 7),
+   * so its 404 means absent.
+   */
+  readonly folderReadMayBe404: boolean;
 }
 
 const TRAITS: Readonly<Record<UpstreamConfig['profile'], ProfileTraits>> = {
@@ -39,6 +45,7 @@ const TRAITS: Readonly<Record<UpstreamConfig['profile'], ProfileTraits>> = {
     forbidsWindowsNameChars: false,
     throttlesWith503: false,
     rfcConditionals: true,
+    folderReadMayBe404: true,
   },
   jianguoyun: {
     overwritesOnCopyMove: false,
@@ -49,6 +56,7 @@ const TRAITS: Readonly<Record<UpstreamConfig['profile'], ProfileTraits>> = {
     forbidsWindowsNameChars: true,
     throttlesWith503: true,
     rfcConditionals: false,
+    folderReadMayBe404: false,
   },
 };
 

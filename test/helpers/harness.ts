@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import bcrypt from 'bcryptjs';
 import { request } from 'undici';
 import type { Config } from '../../src/config/schema.js';
@@ -20,6 +21,7 @@ export interface HarnessConfigOverrides {
   readonly limits?: Partial<Config['limits']>;
   readonly health?: Partial<Config['health']>;
   readonly failover?: Partial<Config['failover']>;
+  readonly cors?: Partial<Config['cors']>;
   readonly shutdownGraceMs?: number;
 }
 
@@ -96,6 +98,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         health: { intervalMs: 3_600_000, ...o.health },
         limits: { ...o.limits },
         failover: { ...o.failover },
+        cors: { ...o.cors },
         shutdownGraceMs: o.shutdownGraceMs ?? 2_000,
         log: { level: 'silent' },
       },
@@ -239,4 +242,28 @@ export async function failedWith(p: Promise<unknown>): Promise<number | undefine
     if (typeof status === 'number') return status;
     throw err;
   }
+}
+
+/**
+ * Puts `answer` in front of upstream `u`'s WebDAV server, to play an upstream fault (a 414, a 404 on a folder, a
+ * 416 with its own Content-Range): it sees every request first and returns true when it answered it itself; any
+ * other request is served as usual, by every listener the server had (a {@link recordUpstreamRequests} recorder
+ * included, which therefore does not see the requests `answer` takes).
+ */
+export function interceptUpstream(u: DavUpstream, answer: (req: IncomingMessage, res: ServerResponse) => boolean): void {
+  const serve = u.httpServer.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  u.httpServer.removeAllListeners('request');
+  u.httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (answer(req, res)) return;
+    for (const l of serve) l.call(u.httpServer, req, res);
+  });
+}
+
+/**
+ * Records `METHOD url` of every request the harness's upstreams receive, in order (the array grows as they come).
+ */
+export function recordUpstreamRequests(h: Pick<Harness, 'upstreams'>): string[] {
+  const seen: string[] = [];
+  for (const u of h.upstreams) u.httpServer.on('request', (req: IncomingMessage) => seen.push(`${req.method} ${req.url}`));
+  return seen;
 }

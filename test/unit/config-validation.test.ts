@@ -83,8 +83,11 @@ t.test('the example config loads and its values are the documented defaults', as
     headersTimeoutMs: DEFAULTS.headersTimeoutMs,
     bodyTimeoutMs: DEFAULTS.bodyTimeoutMs,
     maxXmlBodyBytes: DEFAULTS.maxXmlBodyBytes,
+    maxPathBytes: DEFAULTS.maxPathBytes,
+    maxNameBytes: DEFAULTS.maxNameBytes,
     spoolMaxBytes: DEFAULTS.spoolMaxBytes,
   });
+  t.same(c.cors, { origins: [] }, 'no CORS in the example: the default');
   t.equal(c.failover.retryBackoffMs, DEFAULTS.retryBackoffMs);
   t.equal(c.shutdownGraceMs, DEFAULTS.shutdownGraceMs);
 });

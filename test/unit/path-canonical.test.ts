@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ancestorKeys, encodeKey, parentKey, parsePath } from '../../src/path/canonical.js';
+import { ancestorKeys, encodeKey, parentKey, parsePath, pathLengthProblem } from '../../src/path/canonical.js';
 
 t.test('equivalent spellings give the same key', async (t) => {
   t.equal(parsePath('/a/%5Bx%5D').key, '/a/[x]');
@@ -41,4 +41,16 @@ t.test('helpers', async (t) => {
   t.equal(encodeKey('/a b/#?%&\'', '/dav/'), '/dav/a%20b/%23%3F%25%26%27');
   t.equal(encodeKey('/x', '/dav/', true), '/dav/x/');
   t.equal(encodeKey('/', '/dav/', true), '/dav/');
+});
+
+t.test('pathLengthProblem: names in UTF-8 bytes, the path percent-encoded', async (t) => {
+  const limits = { maxPathBytes: 64, maxNameBytes: 10 };
+  t.equal(pathLengthProblem([], limits), undefined, 'the root');
+  t.equal(pathLengthProblem(['a'.repeat(10), 'b'], limits), undefined, 'a name of exactly the limit');
+  t.match(pathLengthProblem(['a'.repeat(11)], limits), /11 bytes.*limits\.maxNameBytes/);
+  t.match(pathLengthProblem(['歌歌歌歌'], limits), /12 bytes/, '4 CJK characters are 12 bytes');
+  t.equal(pathLengthProblem(['abcdefghij', 'abcdefghij'], limits), undefined, '22 bytes encoded');
+  t.equal(pathLengthProblem(['a b c d e', 'a b c d e', 'a b c d e'], limits), undefined, '54 bytes encoded');
+  t.match(pathLengthProblem(['a b c d e', 'a b c d e', 'a b c d e', 'a b c d e'], limits), /the path is 72 bytes/, 'spaces count as %20');
+  t.match(pathLengthProblem(['歌歌歌', '歌歌歌', '歌'], limits), /the path is 66 bytes long encoded.*limits\.maxPathBytes/);
 });

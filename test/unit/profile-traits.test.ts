@@ -12,6 +12,7 @@ t.test('generic is an RFC 4918 / RFC 9110 server', async (t) => {
     forbidsWindowsNameChars: false,
     throttlesWith503: false,
     rfcConditionals: true,
+    folderReadMayBe404: true,
   });
 });
 
@@ -25,6 +26,7 @@ t.test('jianguoyun departs where jianguoyun.md says', async (t) => {
   t.equal(j.forbidsWindowsNameChars, true, '§5: forbidden characters');
   t.equal(j.throttlesWith503, true, '§1: 503 BlockedTemporarily');
   t.equal(j.rfcConditionals, false, 'statement 10: If-Match / If-None-Match compared as exact strings');
+  t.equal(j.folderReadMayBe404, false, 'statement 7: GET/HEAD on a folder is 403, so a 404 means absent');
 });
 
 t.test('an unknown profile is treated as generic', async (t) => {

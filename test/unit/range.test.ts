@@ -7,7 +7,9 @@ import {
   answerWithSize,
   firstRequest,
   ifRangeHolds,
+  parseContentRange,
   parseRangeHeader,
+  partAnswersSpec,
   rangeValue,
   resolveRange,
   type ByteRangeSpec,
@@ -160,4 +162,31 @@ t.test('deciding once the size is known', async (t) => {
     ifRange: 'E1',
     contentRange: 'bytes 2-9/10',
   }, 'If-Range holds');
+});
+
+t.test('parseContentRange: the three forms of RFC 9110 §14.4', async (t) => {
+  t.same(parseContentRange('bytes 0-499/1234'), { kind: 'part', first: 0, last: 499, complete: 1234 });
+  t.same(parseContentRange('bytes 5-9/*'), { kind: 'part', first: 5, last: 9, complete: undefined });
+  t.same(parseContentRange('bytes */10'), { kind: 'unsatisfied', complete: 10 });
+  t.same(parseContentRange('Bytes */10'), { kind: 'unsatisfied', complete: 10 }, 'unit case-insensitive');
+  t.equal(parseContentRange(undefined), undefined);
+  t.equal(parseContentRange('bytes 1-2'), undefined);
+  t.equal(parseContentRange('items 1-2/3'), undefined);
+});
+
+t.test('partAnswersSpec: a 206 must be the satisfiable range asked for', async (t) => {
+  const int = (first: number, last: number | null) => ({ kind: 'int' as const, first, last });
+  t.ok(partAnswersSpec(int(0, 4), parseContentRange('bytes 0-4/10')));
+  t.ok(partAnswersSpec(int(5, null), parseContentRange('bytes 5-9/10')));
+  t.ok(partAnswersSpec(int(5, 100), parseContentRange('bytes 5-9/*')), 'clamped, unknown length');
+  t.notOk(partAnswersSpec(int(10, null), parseContentRange('bytes 10-9/*')), 'webdav-server past the end: last < first');
+  t.notOk(partAnswersSpec(int(100, 200), parseContentRange('bytes 9-9/*')), 'webdav-server: another part');
+  t.notOk(partAnswersSpec(int(0, 4), parseContentRange('bytes 0-9/10')), 'more than asked');
+  t.notOk(partAnswersSpec(int(0, 4), parseContentRange('bytes 0-10/10')), 'past the complete length');
+  t.notOk(partAnswersSpec(int(0, 4), parseContentRange('bytes */10')));
+  t.notOk(partAnswersSpec(int(0, 4), undefined), 'no Content-Range');
+  t.ok(partAnswersSpec({ kind: 'suffix', length: 3 }, parseContentRange('bytes 7-9/10')));
+  t.ok(partAnswersSpec({ kind: 'suffix', length: 30 }, parseContentRange('bytes 0-9/10')), 'suffix longer than the file');
+  t.notOk(partAnswersSpec({ kind: 'suffix', length: 3 }, parseContentRange('bytes 0-2/10')), 'the start, as 坚果云 misreads it');
+  t.notOk(partAnswersSpec({ kind: 'suffix', length: 0 }, parseContentRange('bytes 10-9/*')));
 });
