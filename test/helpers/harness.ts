@@ -14,6 +14,7 @@ import { DEFAULTS } from '../../src/config/schema.js';
 import { startDavUpstreams, type DavUpstream } from '../../src/demo/upstreams.js';
 import { rank } from '../../src/placement/hrw.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { startRelay, type Relay } from '../../src/sim/relay.js';
 
 /** Partial overrides of the config sections a test may want to tune. */
 export interface HarnessConfigOverrides {
@@ -31,6 +32,11 @@ export interface HarnessOptions {
   readonly config?: HarnessConfigOverrides;
   /** `maxConcurrent` of every upstream (default {@link DEFAULTS.maxConcurrent}). */
   readonly maxConcurrent?: number;
+  /**
+   * Put a fault-injecting TCP relay (`src/sim/relay.ts`) in front of every upstream; the gateway talks to the
+   * relays. `idleDropMs`: the relay silently forgets a connection idle that long (ms), as a NAT box does.
+   */
+  readonly relay?: { readonly idleDropMs: number };
 }
 
 /** A running gateway with its upstreams. */
@@ -47,6 +53,8 @@ export interface Harness {
   readonly server: RunningServer;
   /** Parent folder of the upstreams' data folders. */
   readonly dataDir: string;
+  /** The relays in front of the upstreams, in upstream order (empty without {@link HarnessOptions.relay}). */
+  readonly relays: Relay[];
   /** Closes the gateway, stops the upstreams and removes the temp folder. Idempotent. */
   stop(): Promise<void>;
 }
@@ -76,16 +84,31 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const dataDir = await mkdtemp(path.join(tmpdir(), 'davgate-test-'));
   const group = await startDavUpstreams({ count: opts.upstreams ?? 3, dataDir });
   let server: RunningServer | undefined;
+  const relays: Relay[] = [];
   try {
+    if (opts.relay) {
+      for (const u of group.upstreams) {
+        const target = new URL(u.url);
+        relays.push(await startRelay({ targetHost: target.hostname, targetPort: Number(target.port), idleDropMs: opts.relay.idleDropMs }));
+      }
+    }
+    // The URL the gateway is given: the upstream's own, or its relay's.
+    const viaRelay = (url: string, i: number): string => {
+      const relay = relays[i];
+      if (!relay) return url;
+      const u = new URL(url);
+      u.port = String(relay.port);
+      return u.href;
+    };
     const o = opts.config ?? {};
     // Validated like a config file, so tests run with exactly the defaults users get.
     const config: Config = loadConfig({
       env: {},
       object: {
         listen: { host: '127.0.0.1', port: 0 },
-        upstreams: group.upstreams.map((u) => ({
+        upstreams: group.upstreams.map((u, i) => ({
           id: u.id,
-          url: u.url,
+          url: viaRelay(u.url, i),
           username: u.username,
           password: u.password,
           maxConcurrent: opts.maxConcurrent ?? DEFAULTS.maxConcurrent,
@@ -111,12 +134,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       config,
       server: running,
       dataDir,
+      relays,
       async stop() {
         if (stopped) return;
         stopped = true;
         try {
           await running.close();
         } finally {
+          await Promise.all(relays.map((r) => r.close()));
           await group.stop();
           await rm(dataDir, { recursive: true, force: true });
         }
@@ -124,6 +149,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     };
   } catch (err) {
     if (server) await server.close().catch(() => undefined);
+    await Promise.all(relays.map((r) => r.close()));
     await group.stop();
     await rm(dataDir, { recursive: true, force: true });
     throw err;
