@@ -348,11 +348,14 @@ export class Gateway {
           retriesDone,
           bodyStarted: lazy !== undefined && lazy.started && !lazy.replayable,
           safe: isSafeMethod(req.method),
-          upstreamDown: !u.health.healthy,
         });
         if (decision === 'final') throw err;
-        this.metrics.failovers.inc({ upstream: u.id, reason: 'retry' });
-        await delay(this.config.failover.retryBackoffMs);
+        // If this very failure marked the upstream down, the retry is refused at once (503 with Retry-After,
+        // nothing sent): a marked-down upstream is never waited on.
+        if (u.health.healthy) {
+          this.metrics.failovers.inc({ upstream: u.id, reason: 'retry' });
+          await delay(this.config.failover.retryBackoffMs);
+        }
       }
     }
   }

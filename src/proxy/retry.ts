@@ -42,8 +42,6 @@ export interface RetryInput {
   readonly bodyStarted: boolean;
   /** Whether the method is safe to repeat after a partial send (GET, HEAD, PROPFIND, OPTIONS). */
   readonly safe: boolean;
-  /** The upstream is marked down now (this failure may have been the one that marked it). */
-  readonly upstreamDown: boolean;
 }
 
 /**
@@ -66,16 +64,15 @@ export const MAX_RETRIES = 1;
  * | queue full / timeout        |                                        | final    |
  * | resting (budget, cooling)   |                                        | final    |
  * | down (marked down)          |                                        | final    |
- * | any, upstream now down      |                                        | final    |
  * | transport, connect          | retriesDone < 1, body not started      | retry    |
  * | transport, not connect      | retriesDone < 1, safe, body not started| retry    |
  * | anything else               |                                        | final    |
  */
 export function decideRetry(input: RetryInput): RetryDecision {
-  const { outcome, retriesDone, bodyStarted, safe, upstreamDown } = input;
-  // A marked-down upstream is never waited on: the caller fails over or answers 503 at once.
-  if (retriesDone >= MAX_RETRIES || bodyStarted || upstreamDown) return 'final';
+  const { outcome, retriesDone, bodyStarted, safe } = input;
+  if (retriesDone >= MAX_RETRIES || bodyStarted) return 'final';
   switch (outcome.kind) {
+    // 'down' is final: a marked-down upstream is never waited on; the caller fails over or answers 503 at once.
     case 'transport':
       return outcome.connect || safe ? 'retry' : 'final';
     default:

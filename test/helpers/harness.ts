@@ -74,8 +74,8 @@ function testUserHash(): Promise<string> {
 }
 
 /**
- * Starts upstreams and the gateway. Health probes default to one hour apart so no probe fires during a test
- * unless the test asks for it; everything else is {@link DEFAULTS}.
+ * Starts upstreams and the gateway. Health probes (of healthy and of down upstreams) default to one hour apart
+ * so no probe fires during a test unless the test asks for it; everything else is {@link DEFAULTS}.
  *
  * @param opts - see {@link HarnessOptions}
  * @returns the running harness; call `stop()` in `t.teardown`
@@ -115,8 +115,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         })),
         auth: { mode: 'basic', users: [{ username: TEST_USER, passwordHash: await testUserHash() }] },
         admin: { token: TEST_ADMIN_TOKEN },
-        // Active probes one hour apart: tests exercise the request path, not whether a probe ran first.
-        health: { intervalMs: 3_600_000, ...o.health },
+        // Active probes one hour apart, down upstreams too: tests exercise the request path, not whether a
+        // probe ran first. A test that wants probes runs a round itself (`startProber(...).runOnce()`).
+        health: { intervalMs: 3_600_000, downIntervalMs: 3_600_000, ...o.health },
         limits: { ...o.limits },
         failover: { ...o.failover },
         shutdownGraceMs: o.shutdownGraceMs ?? 2_000,

@@ -35,13 +35,8 @@ const table: [string, AttemptOutcome, number, boolean, boolean, 'retry' | 'final
   ['timeout, unsafe DELETE', timeout, 0, false, false, 'final'],
 ];
 for (const [name, outcome, retriesDone, bodyStarted, safe, expected] of table) {
-  t.equal(decideRetry({ outcome, retriesDone, bodyStarted, safe, upstreamDown: false }), expected, name);
+  t.equal(decideRetry({ outcome, retriesDone, bodyStarted, safe }), expected, name);
 }
-t.equal(
-  decideRetry({ outcome: connect, retriesDone: 0, bodyStarted: false, safe: true, upstreamDown: true }),
-  'final',
-  'regression: a connect error that just marked the upstream down is not retried after a backoff',
-);
 
 t.test('stale connections: reused, died before any answer byte, with a socket error', async (t) => {
   const stale = { code: 'ECONNRESET', reused: true, responseStarted: false };
