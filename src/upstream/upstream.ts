@@ -128,8 +128,6 @@ export class Upstream {
   /** End of the current cool-down (ms epoch); 0 when not cooling. */
   #coolingUntil = 0;
   #lastTrafficOkAt = 0;
-  /** When it was last marked down (ms epoch), for the log line on recovery. */
-  #downSince = 0;
   /** Called once each time the upstream comes back up (the gateway replays its repair journal). */
   onUp: (() => void) | undefined;
 
@@ -438,8 +436,8 @@ export class Upstream {
 
   /** Records an answer that shows the upstream working (real traffic or a probe). */
   #succeed(): void {
+    const downForMs = this.health.downForMs();
     if (this.health.recordSuccess() === 'up') {
-      const downForMs = this.#downSince === 0 ? 0 : Date.now() - this.#downSince;
       this.#credentialsRefused = false;
       this.#metrics.upstreamUp.set({ upstream: this.id }, 1);
       this.#metrics.healthTransitions.inc({ upstream: this.id, to: 'up' });
@@ -456,12 +454,10 @@ export class Upstream {
     this.#metrics.healthFailures.inc({ upstream: this.id, reason });
     this.#credentialsRefused = reason === 'credentials';
     if (this.health.recordFailure() === 'down') {
-      this.#downSince = Date.now();
       this.#metrics.upstreamUp.set({ upstream: this.id }, 0);
       this.#metrics.healthTransitions.inc({ upstream: this.id, to: 'down' });
-      const w = this.health;
       this.#log.warn(
-        { event: 'upstream_down', reason, cause: w.lastDownCause, status, code: errorCode(err) },
+        { event: 'upstream_down', reason, cause: this.health.lastDownCause, status, code: errorCode(err) },
         `upstream ${this.id} marked down`,
       );
     }
