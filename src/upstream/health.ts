@@ -140,7 +140,10 @@ export class HealthState {
     return 'up';
   }
 
-  /** Records an outcome that shows the upstream at fault; returns `down` when this marks it down. */
+  /**
+   * Records an outcome that shows the upstream at fault; returns `down` when this marks it down. Both paths are
+   * checked here only: a success never marks an upstream down.
+   */
   recordFailure(): HealthChange {
     this.#consecutiveFailures++;
     // Already down: only probes are sent, and a failed probe changes nothing (the next one is due anyway).

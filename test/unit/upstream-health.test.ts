@@ -36,8 +36,15 @@ t.test('ratio path: needs minRequests outcomes in the window, then failureRatio 
   const { h } = rig();
   t.same(play(h, 'fsfsfsfsf'), []);
   t.same(h.window(), { requests: 9, failures: 5 });
-  t.same(play(h, 's'), ['down'], '10 outcomes, 5 failed: ratio 0.5 reached');
+  t.same(play(h, 's'), [], 'a success never marks an upstream down, whatever the ratio');
+  t.same(play(h, 'f'), ['down'], '11 outcomes, 6 failed: the ratio is checked on the failure');
   t.equal(h.lastDownCause, 'ratio');
+  const { h: h2 } = rig();
+  t.same(play(h2, 'sfsfsfsfs'), [], '9 outcomes, 4 failed');
+  t.same(play(h2, 'f'), ['down'], '10 outcomes, 5 failed: exactly failureRatio (0.5) and minRequests (10)');
+  const { h: h3 } = rig();
+  t.same(play(h3, 'ssfsfsfsfs'), [], '10 outcomes, 4 failed');
+  t.same(play(h3, 'f'), [], '11 outcomes, 5 failed: below 0.5');
 });
 
 t.test('regression: a few failures among many successes never mark a busy upstream down (no flapping)', async (t) => {
