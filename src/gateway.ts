@@ -294,7 +294,7 @@ export class Gateway {
     const ranked = this.candidates(key);
     const i = ranked.findIndex((u) => u.available && !exclude.has(u));
     if (i < 0) {
-      const retryAfterS = Math.max(1, Math.ceil(Math.min(...ranked.map((u) => u.health.cooldownRemainingMs())) / 1000));
+      const retryAfterS = Math.max(1, Math.ceil(Math.min(...ranked.map((u) => u.unavailableForMs())) / 1000));
       throw Errors.NO_UPSTREAM(undefined, { retryAfterS: Number.isFinite(retryAfterS) ? retryAfterS : 5 });
     }
     if (i > 0) this.metrics.failovers.inc({ upstream: ranked[0]!.id, reason: 'owner_down' });
@@ -302,8 +302,11 @@ export class Gateway {
   }
 
   /**
-   * Sends a request with the single retry the rules allow ({@link decideRetry}): a connect error or a
-   * marked-down upstream is retried once after `failover.retryBackoffMs`, provided no body byte was sent.
+   * Sends a request with the single retry the rules allow ({@link decideRetry}): a connect error, or a transport
+   * error of a safe method, is retried once after `failover.retryBackoffMs`, provided no body byte was sent and
+   * the upstream is not marked down. A marked-down upstream is never waited on (its error goes back at once,
+   * for the caller to fail over or answer 503), and a reused connection that died before any answer byte is
+   * resent at once by `Upstream.request` itself.
    *
    * @throws DavgateError as {@link Upstream.request} does
    */
@@ -346,18 +349,23 @@ export class Gateway {
     for (let retriesDone = 0; ; retriesDone++) {
       const lazy = req.body instanceof LazyBody ? req.body : undefined;
       try {
-        return await u.request({ ...req, body: lazy ? lazy.attempt() : (req.body as string | Buffer | null | undefined) });
+        // A LazyBody goes as is: Upstream.request takes a fresh stream of it per attempt (and may resend it).
+        return await u.request(req);
       } catch (err) {
         const outcome = outcomeOf(err);
         const decision = decideRetry({
           outcome,
           retriesDone,
-          bodyStarted: lazy?.started ?? false,
+          bodyStarted: lazy !== undefined && lazy.started && !lazy.replayable,
           safe: isSafeMethod(req.method),
         });
         if (decision === 'final') throw err;
-        this.metrics.failovers.inc({ upstream: u.id, reason: 'retry' });
-        await delay(this.config.failover.retryBackoffMs);
+        // If this very failure marked the upstream down, the retry is refused at once (503 with Retry-After,
+        // nothing sent): a marked-down upstream is never waited on.
+        if (u.health.healthy) {
+          this.metrics.failovers.inc({ upstream: u.id, reason: 'retry' });
+          await delay(this.config.failover.retryBackoffMs);
+        }
       }
     }
   }

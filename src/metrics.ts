@@ -93,6 +93,38 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /**
+   * Failures counted against an upstream's passive health, by reason: `connect` (refused, unreachable, connect
+   * timeout), `timeout` (no answer in time), `transport` (a fresh connection broke), `status_5xx`,
+   * `credentials` (401/407), `probe` (a probe answered something else than 207/200).
+   */
+  readonly healthFailures = new Counter({
+    name: 'davgate_upstream_health_failures_total',
+    help: 'Failures counted against an upstream\'s passive health, by reason: connect, timeout, transport, status_5xx, credentials, probe.',
+    labelNames: ['upstream', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Health transitions: `to` is `down` or `up`. */
+  readonly healthTransitions = new Counter({
+    name: 'davgate_upstream_health_transitions_total',
+    help: 'Times an upstream was marked down or came back up, by upstream and new state (down, up).',
+    labelNames: ['upstream', 'to'] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * Requests whose reused keep-alive connection died before any byte of the answer (an idle connection a NAT
+   * box forgot, or the server closed): `resent` at once on another connection, or `failed` (the body could not
+   * be sent again). Never counted against health.
+   */
+  readonly staleConnections = new Counter({
+    name: 'davgate_upstream_stale_connections_total',
+    help: 'Requests whose reused connection died before any answer byte, by upstream and result: resent (at once, on another connection) or failed (body not replayable). Not health failures.',
+    labelNames: ['upstream', 'result'] as const,
+    registers: [this.registry],
+  });
+
   /** Requests that went to another upstream than first chosen (`from` is the skipped one). */
   readonly failovers = new Counter({
     name: 'davgate_failovers_total',

@@ -46,6 +46,7 @@ export type UpstreamEnvField =
 export type GlobalEnvField =
   | 'strategy'
   | 'health.intervalMs'
+  | 'health.downIntervalMs'
   | 'listen.host'
   | 'listen.port'
   | 'admin.token'
@@ -87,6 +88,7 @@ const UPSTREAM_VARS: Readonly<Record<string, { field: UpstreamEnvField; kind: Ki
 const GLOBAL_VARS: Readonly<Record<string, { field: GlobalEnvField; kind: Kind; secret?: true }>> = {
   WEBDAV_STRATEGY: { field: 'strategy', kind: 'string' },
   WEBDAV_HEALTH_CHECK_INTERVAL: { field: 'health.intervalMs', kind: 'int' },
+  DAVGATE_HEALTH_DOWN_INTERVAL_MS: { field: 'health.downIntervalMs', kind: 'int' },
   DAVGATE_LISTEN_HOST: { field: 'listen.host', kind: 'string' },
   PORT: { field: 'listen.port', kind: 'int' },
   DAVGATE_LISTEN_PORT: { field: 'listen.port', kind: 'int' },

@@ -93,7 +93,7 @@ const TOP_KEYS = [
 const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   listen: ['host', 'port'],
   admin: ['token', 'tokenFile'],
-  health: ['intervalMs', 'probeTimeoutMs', 'failThreshold', 'cooldownMs'],
+  health: ['intervalMs', 'downIntervalMs', 'probeTimeoutMs', 'failThreshold', 'windowMs', 'minRequests', 'failureRatio', 'cooldownMs'],
   limits: ['queueLength', 'queueTimeoutMs', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'maxXmlBodyBytes', 'maxPathBytes', 'maxNameBytes', 'spoolMaxBytes', 'spoolDir'],
   failover: ['retryBackoffMs'],
   locks: ['defaultTimeoutS', 'maxTimeoutS'],
@@ -389,6 +389,16 @@ function int(s: Sourced | undefined, p: Problems, def: number, min: number, max:
 /** A duration in ms; `min` 1 for timeouts and intervals, 0 where "no wait" makes sense. */
 function ms(s: Sourced | undefined, p: Problems, def: number, min: 0 | 1 = 1): number {
   return int(s, p, def, min, MAX_TIMER_MS, 'a whole number of milliseconds');
+}
+
+/** A share in (0, 1], e.g. a failure ratio. */
+function ratio(s: Sourced | undefined, p: Problems, def: number): number {
+  if (s === undefined || s.value === undefined) return def;
+  if (typeof s.value !== 'number' || !Number.isFinite(s.value) || s.value <= 0 || s.value > 1) {
+    p.add(s.key, 'must be a number greater than 0 and at most 1');
+    return def;
+  }
+  return s.value;
 }
 
 function bool(s: Sourced | undefined, p: Problems, def: boolean): boolean {
@@ -735,6 +745,15 @@ function validate(raw: Raw, p: Problems): Config {
     } else jianguoyunUsers.set(user, r.key);
   });
 
+  // Refused rather than ignored: a config that relies on it would otherwise silently behave differently.
+  const cooldown = sc('health.cooldownMs');
+  if (cooldown !== undefined && cooldown.value !== undefined) {
+    p.add(
+      cooldown.key,
+      'was removed: a down upstream is now probed every health.downIntervalMs and comes back on its first ' +
+        'successful probe; delete this key (see README "Health")',
+    );
+  }
   return {
     listen: { host, port: int(sc('listen.port'), p, DEFAULTS.listenPort, 0, 65535) },
     strategy: strategy as Config['strategy'],
@@ -744,8 +763,11 @@ function validate(raw: Raw, p: Problems): Config {
     health: {
       intervalMs: ms(sc('health.intervalMs'), p, DEFAULTS.healthIntervalMs),
       probeTimeoutMs: ms(sc('health.probeTimeoutMs'), p, DEFAULTS.probeTimeoutMs),
+      downIntervalMs: ms(sc('health.downIntervalMs'), p, DEFAULTS.healthDownIntervalMs),
       failThreshold: int(sc('health.failThreshold'), p, DEFAULTS.failThreshold, 1, 1_000_000),
-      cooldownMs: ms(sc('health.cooldownMs'), p, DEFAULTS.cooldownMs),
+      windowMs: ms(sc('health.windowMs'), p, DEFAULTS.healthWindowMs),
+      minRequests: int(sc('health.minRequests'), p, DEFAULTS.healthMinRequests, 1, 1_000_000),
+      failureRatio: ratio(sc('health.failureRatio'), p, DEFAULTS.healthFailureRatio),
     },
     limits: {
       queueLength: int(sc('limits.queueLength'), p, DEFAULTS.queueLength, 0, 10_000_000),

@@ -63,15 +63,30 @@ export interface Config {
     | { readonly mode: 'basic'; readonly realm: string; readonly users: readonly UserConfig[] };
   /** Bearer token for `/api/admin/*`; admin API is disabled (404) when unset. */
   readonly admin: { readonly token?: string | undefined };
+  /**
+   * Passive and active health (README "Health"). An upstream is marked down when, within `windowMs`, at least
+   * `minRequests` outcomes were recorded and `failureRatio` of them failed, or after `failThreshold`
+   * consecutive failures. While down it is probed every `downIntervalMs` and comes back on the first success.
+   */
   readonly health: {
-    /** Active probe interval (ms). `WEBDAV_HEALTH_CHECK_INTERVAL`. */
+    /** Active probe interval of healthy upstreams (ms). `WEBDAV_HEALTH_CHECK_INTERVAL`. */
     readonly intervalMs: number;
+    /**
+     * Probe interval of a down upstream (ms), like HAProxy's `fastinter`. `DAVGATE_HEALTH_DOWN_INTERVAL_MS`.
+     * An upstream with a request budget, or one that refused davgate's credentials, is probed at `intervalMs`
+     * instead (see `upstream/prober.ts`).
+     */
+    readonly downIntervalMs: number;
     /** Timeout of one probe (ms). */
     readonly probeTimeoutMs: number;
-    /** Consecutive transport failures or 5xx that mark an upstream down (passive health). */
+    /** Consecutive failures (refused connections, timeouts, 5xx, 401/407) that mark an upstream down. */
     readonly failThreshold: number;
-    /** How long a passively-marked-down upstream stays down before a probe may bring it back (ms). */
-    readonly cooldownMs: number;
+    /** Sliding window the failure ratio is computed over (ms). */
+    readonly windowMs: number;
+    /** Outcomes the window must hold before the ratio can mark an upstream down. */
+    readonly minRequests: number;
+    /** Share of failures in the window that marks an upstream down, in (0, 1]. */
+    readonly failureRatio: number;
   };
   readonly limits: {
     /** Maximum requests waiting per upstream beyond `maxConcurrent`; past it, 503. */
@@ -102,7 +117,11 @@ export interface Config {
     readonly spoolDir?: string | undefined;
   };
   readonly failover: {
-    /** Delay before the single retry of a request that never reached its upstream (ms). */
+    /**
+     * Delay before the single retry of a request whose connection attempt failed, or that a safe method may
+     * repeat after a transport error (ms). Never applied to a marked-down upstream (answered at once) nor to a
+     * reused connection that died before any byte of its answer (resent at once).
+     */
     readonly retryBackoffMs: number;
   };
   /** WebDAV locks held by davgate (RFC 4918 §6). Durations in seconds, as in the `Timeout` header (§10.7). */
@@ -132,9 +151,17 @@ export const DEFAULTS = {
   weight: 1,
   realm: 'davgate',
   healthIntervalMs: 30_000,
+  /** HAProxy's `fastinter` idea: a back-up upstream is noticed within ~2 s, well inside the 5 s target (issue 8). */
+  healthDownIntervalMs: 2_000,
   probeTimeoutMs: 10_000,
-  failThreshold: 3,
-  cooldownMs: 30_000,
+  /** Envoy's `consecutive_5xx` default; two refused connections per client request (attempt + retry). */
+  failThreshold: 5,
+  /** Envoy's outlier-detection `interval` default: long enough to see a pattern, short enough to forget. */
+  healthWindowMs: 10_000,
+  /** Fewer outcomes than this say too little for a ratio; the consecutive path covers light traffic. */
+  healthMinRequests: 10,
+  /** A majority failing: the odd 5xx among successes never takes a working account out. */
+  healthFailureRatio: 0.5,
   queueLength: 1000,
   queueTimeoutMs: 30_000,
   connectTimeoutMs: 5_000,

@@ -60,8 +60,8 @@ export async function listCollection(ctx: DavContext, key: string, opts: ListOpt
     gw.enabled.map(async (u) => {
       if (!u.available) {
         // A throttled account is resting, not down: say so, and when it serves again (the rest left).
-        const [why, ms] = u.cooling ? ['is cooling down after a throttle', u.coolingRemainingMs()] : ['is down', u.health.cooldownRemainingMs()];
-        return { u, error: Errors.INCOMPLETE_LISTING(`${u.id} ${why}`, { retryAfterS: Math.max(1, Math.ceil(ms / 1000)) }) };
+        const why = u.cooling ? 'is cooling down after a throttle' : 'is down';
+        return { u, error: Errors.INCOMPLETE_LISTING(`${u.id} ${why}`, { retryAfterS: Math.max(1, Math.ceil(u.unavailableForMs() / 1000)) }) };
       }
       try {
         const headers = {

@@ -3,7 +3,8 @@
  * like the NAT boxes and load balancers on the way to a hosted account (issue 8, "Healthy upstreams are marked
  * down when idle connections die").
  *
- * - `idleDropMs`: a connection idle (no byte either way) for this long is forgotten **silently**: the relay
+ * - `idleDropMs`: a connection idle (no byte either way) for this long, while no request awaits its answer (the
+ *   upstream spoke last, or nobody has yet), is forgotten **silently**: the relay
  *   closes its side towards the upstream but sends the client nothing (no FIN), as a NAT entry that expired.
  *   The client's next bytes on that connection are answered with a TCP reset, as the NAT box does for a flow it
  *   no longer knows. The client sees `ECONNRESET` (undici: `UND_ERR_SOCKET` "other side closed") on a request
@@ -24,7 +25,7 @@ export interface RelayOptions {
   readonly host?: string;
   /** Listen port; default 0 (any free port). */
   readonly port?: number;
-  /** Forget a connection after this many ms without a byte either way (ms); 0 or unset: never. */
+  /** Forget a connection after this many ms without a byte either way and no request awaiting its answer (ms); 0 or unset: never. */
   readonly idleDropMs?: number;
 }
 
@@ -66,6 +67,13 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     const upstream = net.connect({ host: opts.targetHost, port: opts.targetPort });
     sockets.add(upstream);
     let forgotten = false;
+    /**
+     * True while the client has spoken last: a request awaits its answer. Such a connection is not forgotten,
+     * however long the upstream takes (a CPU-starved test upstream may need more than `idleDropMs`): real NAT
+     * timeouts are minutes long, so what they drop in practice is an idle keep-alive connection between
+     * requests, and a 1.5 s timer must not turn a slow answer into a hang.
+     */
+    let awaitingAnswer = false;
     let timer: NodeJS.Timeout | undefined;
     const touch = () => {
       if (idleDropMs <= 0) return;
@@ -73,6 +81,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       else timer = setTimeout(forget, idleDropMs);
     };
     const forget = () => {
+      if (awaitingAnswer) {
+        timer?.refresh();
+        return;
+      }
       forgotten = true;
       stats.forgotten++;
       // The NAT entry expires: the upstream side is torn down, the client is told nothing.
@@ -84,10 +96,12 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         client.resetAndDestroy();
         return;
       }
+      awaitingAnswer = true;
       touch();
       if (!upstream.write(chunk)) client.pause();
     });
     upstream.on('data', (chunk: Buffer) => {
+      awaitingAnswer = false;
       touch();
       if (!client.write(chunk)) upstream.pause();
     });

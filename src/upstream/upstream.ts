@@ -7,15 +7,18 @@ import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config, UpstreamConfig } from '../config/schema.js';
-import { DavgateError, Errors, fromTransportError, isConnectError } from '../errors.js';
+import { DavgateError, Errors, errorCode, fromTransportError, isConnectError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { statusClass } from '../metrics.js';
 import { encodeKey } from '../path/canonical.js';
-import { HealthState, isFailureStatus } from './health.js';
+import { LazyBody } from '../proxy/body.js';
+import { decideResend, isStaleConnection } from '../proxy/retry.js';
+import { connectionFactsOf, createUpstreamPool } from './connection.js';
+import { HealthState, isCredentialsRefused, isFailureStatus } from './health.js';
 import { Limiter, type Rejection } from './limiter.js';
 import { RequestBudget, type Reservation } from './budget.js';
 import { traitsOf } from './profile.js';
-import { Pool } from './undici-pool.js';
+import type { Pool } from './undici-pool.js';
 import { RESOURCETYPE_PROPFIND } from '../dav/multistatus.js';
 
 /** Headers as undici returns them. */
@@ -30,8 +33,11 @@ export interface UpstreamRequest {
   readonly collection?: boolean;
   /** Headers to send (already filtered); davgate adds `authorization` and `host`. */
   readonly headers?: Record<string, string>;
-  /** Request body: bytes, or a stream (see `proxy/body.ts` for replay rules). */
-  readonly body?: string | Buffer | Readable | null;
+  /**
+   * Request body: bytes, a {@link LazyBody} (a fresh stream per attempt, replayable by its rules, see
+   * `proxy/body.ts`), or a plain stream (sent once, never replayed).
+   */
+  readonly body?: string | Buffer | LazyBody | Readable | null;
   /** Aborts the request (client disconnect). */
   readonly signal?: AbortSignal | undefined;
   /** Skip the "marked down" check (health probes). */
@@ -78,8 +84,11 @@ export interface UpstreamStatus {
   /** Latency of the last completed request to response headers (ms), or null. */
   readonly lastLatencyMs: number | null;
   readonly consecutiveFailures: number;
-  /** Remaining cool-down when down (ms). */
-  readonly cooldownRemainingMs: number;
+  /** Outcomes and failures counted in the health window (`health.windowMs`). */
+  readonly windowRequests: number;
+  readonly windowFailures: number;
+  /** How long the upstream has been marked down (ms); 0 when healthy. */
+  readonly downForMs: number;
   /** The profile (`generic`, `jianguoyun`). */
   readonly profile: string;
   /** True while resting after `503 BlockedTemporarily`, and for how long still (ms). */
@@ -110,6 +119,13 @@ export class Upstream {
   readonly profile: UpstreamConfig['profile'];
   readonly #coolingMs: number;
   readonly #queueTimeoutMs: number;
+  /** Connections in the pool; also the most stale-connection resends one request may need. */
+  readonly #connections: number;
+  /** Probe interval while down (ms): `health.downIntervalMs`, or `health.intervalMs` (see {@link slowWhileDown}). */
+  readonly #downIntervalMs: number;
+  readonly #intervalMs: number;
+  /** The last failure that marked it down (or kept it down) was refused credentials (401/407). */
+  #credentialsRefused = false;
   /** End of the current cool-down (ms epoch); 0 when not cooling. */
   #coolingUntil = 0;
   #lastTrafficOkAt = 0;
@@ -134,6 +150,8 @@ export class Upstream {
         ? 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password ?? ''}`, 'utf8').toString('base64')
         : undefined;
     this.health = new HealthState(config.health);
+    this.#downIntervalMs = config.health.downIntervalMs;
+    this.#intervalMs = config.health.intervalMs;
     this.#limiter = new Limiter({
       maxConcurrent: cfg.maxConcurrent,
       queueLength: config.limits.queueLength,
@@ -141,12 +159,12 @@ export class Upstream {
     });
     this.#limiter.onChange = () => this.#gauge();
     // One extra connection beyond the limit lets a health probe through while the limit is saturated.
-    this.#pool = new Pool(this.base.origin, {
-      connections: cfg.maxConcurrent + 1,
-      connect: { timeout: config.limits.connectTimeoutMs },
-      headersTimeout: config.limits.headersTimeoutMs,
-      bodyTimeout: config.limits.bodyTimeoutMs,
-      keepAliveTimeout: 4_000,
+    this.#connections = cfg.maxConcurrent + 1;
+    this.#pool = createUpstreamPool(this.base.origin, {
+      connections: this.#connections,
+      connectTimeoutMs: config.limits.connectTimeoutMs,
+      headersTimeoutMs: config.limits.headersTimeoutMs,
+      bodyTimeoutMs: config.limits.bodyTimeoutMs,
     });
     metrics.upstreamMaxConcurrent.set({ upstream: this.id }, cfg.maxConcurrent);
     metrics.upstreamUp.set({ upstream: this.id }, 1);
@@ -184,6 +202,7 @@ export class Upstream {
 
   /** Admin snapshot. */
   status(): UpstreamStatus {
+    const window = this.health.window();
     return {
       id: this.id,
       url: this.base.href,
@@ -196,7 +215,9 @@ export class Upstream {
       queue: this.#limiter.waiting,
       lastLatencyMs: this.#lastLatencyMs,
       consecutiveFailures: this.health.consecutiveFailures,
-      cooldownRemainingMs: this.health.cooldownRemainingMs(),
+      windowRequests: window.requests,
+      windowFailures: window.failures,
+      downForMs: this.health.downForMs(),
       profile: this.profile,
       cooling: this.cooling,
       coolingRemainingMs: this.coolingRemainingMs(),
@@ -278,22 +299,48 @@ export class Upstream {
     if (this.#authorization) headers['authorization'] = this.#authorization;
     const started = performance.now();
     let res: Dispatcher.ResponseData;
-    try {
-      res = await this.#pool.request({
-        path: req.rawPath ?? this.pathFor(req.key, req.collection ?? false),
-        method: req.method as Dispatcher.HttpMethod,
-        headers,
-        body: req.body ?? null,
-        signal: req.signal,
-      });
-    } catch (err) {
-      // The account may have counted it (the budget counts it until now, the latest it can have arrived).
-      if (booking) this.budget?.answered(booking);
-      done();
-      if (req.signal?.aborted) throw Errors.CLIENT_CLOSED(undefined, { cause: err });
-      this.#metrics.upstreamRequests.inc({ method: req.method, upstream: this.id, status_class: 'error' });
-      this.#fail(err);
-      throw new UpstreamTransportError(fromTransportError(err, this.id), isConnectError(err));
+    for (let resends = 0; ; resends++) {
+      try {
+        res = await this.#pool.request({
+          path: req.rawPath ?? this.pathFor(req.key, req.collection ?? false),
+          method: req.method as Dispatcher.HttpMethod,
+          headers,
+          body: attemptBody(req.body),
+          signal: req.signal,
+        });
+        break;
+      } catch (err) {
+        if (!req.signal?.aborted) {
+          const facts = connectionFactsOf(err);
+          const attempt = {
+            code: errorCode(err),
+            reused: facts?.reused ?? false,
+            responseStarted: facts?.responseStarted ?? false,
+          };
+          // A reused keep-alive connection died before any byte of the answer (an idle connection a NAT box
+          // forgot, or the server closed): not the upstream's fault, so resend at once, on another connection,
+          // within the same admission slot and budget booking (the account never saw it; RFC 9112 §9.3.1).
+          if (isStaleConnection(attempt)) {
+            const decision = decideResend({
+              ...attempt,
+              replayable: isReplayable(req.body),
+              resendsDone: resends,
+              maxResends: this.#connections,
+            });
+            this.#metrics.staleConnections.inc({ upstream: this.id, result: decision === 'resend' ? 'resent' : 'failed' });
+            if (decision === 'resend') continue;
+            this.#log.debug({ event: 'stale_connection', code: attempt.code, resends }, 'stale connection: not resent');
+            this.#transportFailed(req, booking, done);
+            throw new UpstreamTransportError(fromTransportError(err, this.id), false);
+          }
+        }
+        this.#transportFailed(req, booking, done);
+        if (req.signal?.aborted) throw Errors.CLIENT_CLOSED(undefined, { cause: err });
+        const connect = isConnectError(err);
+        const mapped = fromTransportError(err, this.id);
+        this.#fail(connect ? 'connect' : mapped.statusCode === 504 ? 'timeout' : 'transport', err);
+        throw new UpstreamTransportError(mapped, connect);
+      }
     }
     // The account counted the request before it answered: count it from now on (see budget.ts).
     if (booking) this.budget?.answered(booking);
@@ -315,12 +362,13 @@ export class Upstream {
         this.#log.warn({ event: 'upstream_cooling', coolingMs: this.#coolingMs }, `upstream ${this.id} throttled: cooling down`);
         throw Errors.UPSTREAM_COOLING(this.id, { retryAfterS: Math.ceil(this.#coolingMs / 1000) });
       }
-      this.#fail(undefined, 503);
+      this.#fail('status_5xx', undefined, 503);
       throw new DavgateError('DAVGATE_UPSTREAM_STATUS', 503, `${this.id} answered 503`, { retryAfterS: 5 });
     }
     // A refused credential (401/407) is a failure too, never "traffic alive": see isFailureStatus.
-    if (isFailureStatus(res.statusCode)) this.#fail(undefined, res.statusCode);
-    else {
+    if (isFailureStatus(res.statusCode)) {
+      this.#fail(isCredentialsRefused(res.statusCode) ? 'credentials' : 'status_5xx', undefined, res.statusCode);
+    } else {
       this.#succeed();
       if (!req.probe) this.#lastTrafficOkAt = Date.now();
     }
@@ -340,11 +388,43 @@ export class Upstream {
       return Errors.UPSTREAM_COOLING(this.id, { retryAfterS: Math.max(1, Math.ceil(this.coolingRemainingMs() / 1000)) });
     }
     if (!req.probe && !this.health.healthy) {
-      return Errors.UPSTREAM_DOWN(this.id, {
-        retryAfterS: Math.max(1, Math.ceil(this.health.cooldownRemainingMs() / 1000)),
-      });
+      // The next probe, which may bring it back, is at most one down-probe interval away.
+      return Errors.UPSTREAM_DOWN(this.id, { retryAfterS: Math.max(1, Math.ceil(this.downProbeIntervalMs() / 1000)) });
     }
     return undefined;
+  }
+
+  /**
+   * How long until this upstream may take traffic again (ms): the rest left while cooling, one down-probe
+   * interval while down, 0 when available. For `Retry-After` on answers that need it.
+   */
+  unavailableForMs(): number {
+    if (this.cooling) return this.coolingRemainingMs();
+    if (!this.health.healthy) return this.downProbeIntervalMs();
+    return 0;
+  }
+
+  /**
+   * True while down, when the upstream must be probed at the slow `health.intervalMs` rather than the fast
+   * `health.downIntervalMs` (see `prober.ts`, {@link slowWhileDown}).
+   */
+  get slowProbeWhileDown(): boolean {
+    return slowWhileDown({ budgeted: this.budget !== undefined, credentialsRefused: this.#credentialsRefused });
+  }
+
+  /** How often this upstream is probed while down (ms). */
+  downProbeIntervalMs(): number {
+    return this.slowProbeWhileDown ? this.#intervalMs : this.#downIntervalMs;
+  }
+
+  /** Bookkeeping of a request that ended in a transport error: budget, admission slot, metrics. */
+  #transportFailed(req: UpstreamRequest, booking: Reservation | undefined, done: () => void): void {
+    // The account may have counted it (the budget counts it until now, the latest it can have arrived).
+    if (booking) this.budget?.answered(booking);
+    done();
+    if (!req.signal?.aborted) {
+      this.#metrics.upstreamRequests.inc({ method: req.method, upstream: this.id, status_class: 'error' });
+    }
   }
 
   /**
@@ -355,20 +435,30 @@ export class Upstream {
     return this.#lastTrafficOkAt;
   }
 
-  /** Records a success seen outside `request()` (a probe). */
+  /** Records an answer that shows the upstream working (real traffic or a probe). */
   #succeed(): void {
+    const downForMs = this.health.downForMs();
     if (this.health.recordSuccess() === 'up') {
+      this.#credentialsRefused = false;
       this.#metrics.upstreamUp.set({ upstream: this.id }, 1);
-      this.#log.info({ event: 'upstream_up' }, `upstream ${this.id} is up`);
+      this.#metrics.healthTransitions.inc({ upstream: this.id, to: 'up' });
+      this.#log.info({ event: 'upstream_up', downForMs }, `upstream ${this.id} is up`);
       queueMicrotask(() => this.onUp?.());
     }
   }
 
-  #fail(err: unknown, status?: number): void {
+  /**
+   * Records a failure that shows the upstream at fault (README "Health": refused connections, timeouts,
+   * other transport errors on a fresh connection, 5xx, refused credentials).
+   */
+  #fail(reason: HealthFailureReason, err: unknown, status?: number): void {
+    this.#metrics.healthFailures.inc({ upstream: this.id, reason });
+    this.#credentialsRefused = reason === 'credentials';
     if (this.health.recordFailure() === 'down') {
       this.#metrics.upstreamUp.set({ upstream: this.id }, 0);
+      this.#metrics.healthTransitions.inc({ upstream: this.id, to: 'down' });
       this.#log.warn(
-        { event: 'upstream_down', status, code: (err as { code?: string } | undefined)?.code },
+        { event: 'upstream_down', reason, cause: this.health.lastDownCause, status, code: errorCode(err) },
         `upstream ${this.id} marked down`,
       );
     }
@@ -397,9 +487,11 @@ export class Upstream {
       const ok = res.status === 207 || res.status === 200;
       this.#metrics.healthProbes.inc({ upstream: this.id, result: ok ? 'ok' : 'fail' });
       // request() already counted a failure status; any other non-207 answer fails the probe here.
-      if (!ok && !isFailureStatus(res.status)) this.#fail(undefined, res.status);
+      if (!ok && !isFailureStatus(res.status)) this.#fail('probe', undefined, res.status);
       return ok;
     } catch {
+      // Transport failures were counted by request(). The probe's own timeout is not: it may have expired in
+      // the admission queue behind real traffic, which says nothing about the upstream.
       this.#metrics.healthProbes.inc({ upstream: this.id, result: 'fail' });
       return false;
     }
@@ -419,4 +511,34 @@ export class Upstream {
   async destroy(): Promise<void> {
     await this.#pool.destroy();
   }
+}
+
+/** Why a failure was counted against an upstream's health (a bounded metric label). */
+export type HealthFailureReason = 'connect' | 'timeout' | 'transport' | 'status_5xx' | 'credentials' | 'probe';
+
+/**
+ * Whether a down upstream is probed at the slow `health.intervalMs` instead of the fast `downIntervalMs`. Pure.
+ * - An account with a request budget: a probe every 2 s would cost 900 requests per 30 minutes, more than a
+ *   whole 坚果云 free budget of 600 (jianguoyun.md §1).
+ * - Refused credentials: every probe presents the refused password again, and repeated wrong passwords get an
+ *   account locked (jianguoyun.md §6); a fixed password is noticed at the slow interval.
+ */
+export function slowWhileDown(s: { readonly budgeted: boolean; readonly credentialsRefused: boolean }): boolean {
+  return s.budgeted || s.credentialsRefused;
+}
+
+/** The body to hand undici for one attempt: a fresh stream of a {@link LazyBody}, or the body as given. */
+function attemptBody(body: UpstreamRequest['body']): string | Buffer | Readable | null {
+  if (body instanceof LazyBody) return body.attempt();
+  return body ?? null;
+}
+
+/**
+ * Whether a request body can be sent again after an attempt failed: no body, bytes, or a {@link LazyBody} that
+ * is still unread or kept whole (`proxy/body.ts`). A plain stream never is. Pure.
+ */
+function isReplayable(body: UpstreamRequest['body']): boolean {
+  if (body === undefined || body === null || typeof body === 'string' || Buffer.isBuffer(body)) return true;
+  if (body instanceof LazyBody) return !body.started || body.replayable;
+  return false;
 }

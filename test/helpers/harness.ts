@@ -15,6 +15,7 @@ import { DEFAULTS } from '../../src/config/schema.js';
 import { startDavUpstreams, type DavUpstream } from '../../src/demo/upstreams.js';
 import { rank } from '../../src/placement/hrw.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { startRelay, type Relay } from '../../src/sim/relay.js';
 
 /** Partial overrides of the config sections a test may want to tune. */
 export interface HarnessConfigOverrides {
@@ -33,6 +34,11 @@ export interface HarnessOptions {
   readonly config?: HarnessConfigOverrides;
   /** `maxConcurrent` of every upstream (default {@link DEFAULTS.maxConcurrent}). */
   readonly maxConcurrent?: number;
+  /**
+   * Put a fault-injecting TCP relay (`src/sim/relay.ts`) in front of every upstream; the gateway talks to the
+   * relays. `idleDropMs`: the relay silently forgets a connection idle that long (ms), as a NAT box does.
+   */
+  readonly relay?: { readonly idleDropMs: number };
 }
 
 /** A running gateway with its upstreams. */
@@ -49,6 +55,8 @@ export interface Harness {
   readonly server: RunningServer;
   /** Parent folder of the upstreams' data folders. */
   readonly dataDir: string;
+  /** The relays in front of the upstreams, in upstream order (empty without {@link HarnessOptions.relay}). */
+  readonly relays: Relay[];
   /** Closes the gateway, stops the upstreams and removes the temp folder. Idempotent. */
   stop(): Promise<void>;
 }
@@ -68,8 +76,8 @@ function testUserHash(): Promise<string> {
 }
 
 /**
- * Starts upstreams and the gateway. Health probes default to one hour apart so no probe fires during a test
- * unless the test asks for it; everything else is {@link DEFAULTS}.
+ * Starts upstreams and the gateway. Health probes (of healthy and of down upstreams) default to one hour apart
+ * so no probe fires during a test unless the test asks for it; everything else is {@link DEFAULTS}.
  *
  * @param opts - see {@link HarnessOptions}
  * @returns the running harness; call `stop()` in `t.teardown`
@@ -78,24 +86,40 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const dataDir = await mkdtemp(path.join(tmpdir(), 'davgate-test-'));
   const group = await startDavUpstreams({ count: opts.upstreams ?? 3, dataDir });
   let server: RunningServer | undefined;
+  const relays: Relay[] = [];
   try {
+    if (opts.relay) {
+      for (const u of group.upstreams) {
+        const target = new URL(u.url);
+        relays.push(await startRelay({ targetHost: target.hostname, targetPort: Number(target.port), idleDropMs: opts.relay.idleDropMs }));
+      }
+    }
+    // The URL the gateway is given: the upstream's own, or its relay's.
+    const viaRelay = (url: string, i: number): string => {
+      const relay = relays[i];
+      if (!relay) return url;
+      const u = new URL(url);
+      u.port = String(relay.port);
+      return u.href;
+    };
     const o = opts.config ?? {};
     // Validated like a config file, so tests run with exactly the defaults users get.
     const config: Config = loadConfig({
       env: {},
       object: {
         listen: { host: '127.0.0.1', port: 0 },
-        upstreams: group.upstreams.map((u) => ({
+        upstreams: group.upstreams.map((u, i) => ({
           id: u.id,
-          url: u.url,
+          url: viaRelay(u.url, i),
           username: u.username,
           password: u.password,
           maxConcurrent: opts.maxConcurrent ?? DEFAULTS.maxConcurrent,
         })),
         auth: { mode: 'basic', users: [{ username: TEST_USER, passwordHash: await testUserHash() }] },
         admin: { token: TEST_ADMIN_TOKEN },
-        // Active probes one hour apart: tests exercise the request path, not whether a probe ran first.
-        health: { intervalMs: 3_600_000, ...o.health },
+        // Active probes one hour apart, down upstreams too: tests exercise the request path, not whether a
+        // probe ran first. A test that wants probes runs a round itself (`startProber(...).runOnce()`).
+        health: { intervalMs: 3_600_000, downIntervalMs: 3_600_000, ...o.health },
         limits: { ...o.limits },
         failover: { ...o.failover },
         cors: { ...o.cors },
@@ -114,12 +138,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       config,
       server: running,
       dataDir,
+      relays,
       async stop() {
         if (stopped) return;
         stopped = true;
         try {
           await running.close();
         } finally {
+          await Promise.all(relays.map((r) => r.close()));
           await group.stop();
           await rm(dataDir, { recursive: true, force: true });
         }
@@ -127,6 +153,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     };
   } catch (err) {
     if (server) await server.close().catch(() => undefined);
+    await Promise.all(relays.map((r) => r.close()));
     await group.stop();
     await rm(dataDir, { recursive: true, force: true });
     throw err;

@@ -52,6 +52,7 @@ t.test('environment alone: the original plan\'s names', async (t) => {
       WEBDAV_DESCRIPTION_2: 'a local server',
       WEBDAV_STRATEGY: 'hash',
       WEBDAV_HEALTH_CHECK_INTERVAL: '15000',
+      DAVGATE_HEALTH_DOWN_INTERVAL_MS: '1500',
       HOME: '/root',
       PATH: '/usr/bin',
     },
@@ -84,6 +85,7 @@ t.test('environment alone: the original plan\'s names', async (t) => {
     },
   ]);
   t.equal(c.health.intervalMs, 15000);
+  t.equal(c.health.downIntervalMs, 1500, 'DAVGATE_HEALTH_DOWN_INTERVAL_MS: the fast probe interval while down');
   t.same(c.auth, { mode: 'none' });
 });
 
@@ -237,6 +239,7 @@ t.test('ENV_VARS lists every documented name', async (t) => {
     'WEBDAV_PLAN_n',
     'WEBDAV_STRATEGY',
     'WEBDAV_HEALTH_CHECK_INTERVAL',
+    'DAVGATE_HEALTH_DOWN_INTERVAL_MS',
     'DAVGATE_LISTEN_HOST',
     'DAVGATE_LISTEN_PORT',
     'PORT',

@@ -72,9 +72,12 @@ t.test('the example config loads and its values are the documented defaults', as
   t.equal(c.admin.token, undefined, 'admin stays disabled in the example');
   t.same(c.health, {
     intervalMs: DEFAULTS.healthIntervalMs,
+    downIntervalMs: DEFAULTS.healthDownIntervalMs,
     probeTimeoutMs: DEFAULTS.probeTimeoutMs,
     failThreshold: DEFAULTS.failThreshold,
-    cooldownMs: DEFAULTS.cooldownMs,
+    windowMs: DEFAULTS.healthWindowMs,
+    minRequests: DEFAULTS.healthMinRequests,
+    failureRatio: DEFAULTS.healthFailureRatio,
   });
   t.same(c.limits, {
     queueLength: DEFAULTS.queueLength,
@@ -139,7 +142,7 @@ upstreams:
   - id: "bad id!"
     url: https://dav.example.com/x?y=1
     maxConcurrent: 0
-health: { intervalMs: 0, failThreshold: 1.5 }
+health: { intervalMs: 0, failThreshold: 1.5, failureRatio: 1.5, minRequests: 0, cooldownMs: 30000 }
 limits: { queueTimeoutMs: 3000000000 }
 shutdownGraceMs: -1
 log: { level: loud }
@@ -161,12 +164,17 @@ log: { level: loud }
     'upstreams[2].maxConcurrent',
     'health.intervalMs',
     'health.failThreshold',
+    'health.failureRatio',
+    'health.minRequests',
+    'health.cooldownMs',
     'limits.queueTimeoutMs',
     'shutdownGraceMs',
     'log.level',
   ]));
   t.match(messageFor(e, 'upstreams[0].pasword'), /unknown key \(did you mean "password"\?\)/);
   t.match(messageFor(e, 'strategy'), /known: hash/);
+  t.match(messageFor(e, 'health.failureRatio'), /greater than 0 and at most 1/);
+  t.match(messageFor(e, 'health.cooldownMs'), /removed: .*health\.downIntervalMs/);
   t.match(messageFor(e, 'upstreams[0].url'), /username\/password/);
   t.match(messageFor(e, 'upstreams[1].id'), /duplicate id/);
   t.match(messageFor(e, 'upstreams[2].url'), /query/);

@@ -1,5 +1,14 @@
 import t from 'tap';
-import { combineLookup, decideRetry, isSafeMethod, type AttemptOutcome, type LookupAnswer } from '../../src/proxy/retry.js';
+import {
+  combineLookup,
+  decideResend,
+  decideRetry,
+  isSafeMethod,
+  isStaleConnection,
+  type AttemptOutcome,
+  type LookupAnswer,
+  type ResendInput,
+} from '../../src/proxy/retry.js';
 
 const connect: AttemptOutcome = { kind: 'transport', connect: true, timeout: false };
 const reset: AttemptOutcome = { kind: 'transport', connect: false, timeout: false };
@@ -14,7 +23,8 @@ const table: [string, AttemptOutcome, number, boolean, boolean, 'retry' | 'final
   ['queue full', { kind: 'queue' }, 0, false, true, 'final'],
   ['out of budget', { kind: 'resting', cooling: false }, 0, false, true, 'final'],
   ['cooling', { kind: 'resting', cooling: true }, 0, false, true, 'final'],
-  ['down, first failure', { kind: 'down' }, 0, false, false, 'retry'],
+  // Regression (issue 8): every GET of a file on a down upstream waited the retry backoff (p50 203 ms).
+  ['regression: down is never waited on', { kind: 'down' }, 0, false, true, 'final'],
   ['down, already retried', { kind: 'down' }, 1, false, false, 'final'],
   ['connect error, unsafe PUT, body unsent', connect, 0, false, false, 'retry'],
   ['connect error, body started', connect, 0, true, false, 'final'],
@@ -27,6 +37,30 @@ const table: [string, AttemptOutcome, number, boolean, boolean, 'retry' | 'final
 for (const [name, outcome, retriesDone, bodyStarted, safe, expected] of table) {
   t.equal(decideRetry({ outcome, retriesDone, bodyStarted, safe }), expected, name);
 }
+
+t.test('stale connections: reused, died before any answer byte, with a socket error', async (t) => {
+  const stale = { code: 'ECONNRESET', reused: true, responseStarted: false };
+  t.ok(isStaleConnection(stale), 'ECONNRESET on a reused connection');
+  t.ok(isStaleConnection({ ...stale, code: 'UND_ERR_SOCKET' }), 'undici "other side closed"');
+  t.ok(isStaleConnection({ ...stale, code: 'EPIPE' }), 'EPIPE');
+  t.notOk(isStaleConnection({ ...stale, reused: false }), 'a fresh connection that broke: the upstream is at fault');
+  t.notOk(isStaleConnection({ ...stale, responseStarted: true }), 'an answer had begun: the request was processed');
+  t.notOk(isStaleConnection({ ...stale, code: 'UND_ERR_HEADERS_TIMEOUT' }), 'a timeout is a slow upstream, not a stale connection');
+  t.notOk(isStaleConnection({ ...stale, code: 'ECONNREFUSED' }), 'refused');
+  t.notOk(isStaleConnection({ ...stale, code: undefined }), 'no code');
+});
+
+const resend: ResendInput = { code: 'ECONNRESET', reused: true, responseStarted: false, replayable: true, resendsDone: 0, maxResends: 5 };
+const resends: [string, Partial<ResendInput>, 'resend' | 'fail'][] = [
+  ['stale, replayable, first time', {}, 'resend'],
+  ['stale, replayable, fourth resend (another stale connection of the pool)', { resendsDone: 4 }, 'resend'],
+  ['stale, replayable, resends exhausted', { resendsDone: 5 }, 'fail'],
+  ['stale, body not replayable (a live stream already read)', { replayable: false }, 'fail'],
+  ['fresh connection reset', { reused: false }, 'fail'],
+  ['answer had begun', { responseStarted: true }, 'fail'],
+  ['timeout on a reused connection', { code: 'UND_ERR_BODY_TIMEOUT' }, 'fail'],
+];
+for (const [name, over, expected] of resends) t.equal(decideResend({ ...resend, ...over }), expected, name);
 
 t.test('safe methods', async (t) => {
   for (const m of ['GET', 'HEAD', 'PROPFIND', 'OPTIONS']) t.ok(isSafeMethod(m), m);
