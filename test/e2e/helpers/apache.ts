@@ -32,6 +32,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { cliSafePassword } from './secret.js';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -166,7 +167,7 @@ async function startOne(id: string, user: WorkerUser | undefined): Promise<{ ins
   const dataDir = join(root, 'data');
   for (const d of ['data', 'lock', 'run', 'logs', 'conf']) mkdirSync(join(root, d));
   const username = `u${randomBytes(4).toString('hex')}`;
-  const password = randomBytes(12).toString('base64url');
+  const password = cliSafePassword();
   writeFileSync(join(root, 'htpasswd'), htpasswdLine(username, password), { mode: 0o640 });
   if (user) {
     for (const d of ['data', 'lock', 'run']) chownSync(join(root, d), user.uid, user.gid);

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { cliSafePassword } from './secret.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -109,7 +110,7 @@ export async function startGateway(opts: {
 }): Promise<RunningGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'davgate-e2e-gw-'));
   const username = 'tester';
-  const password = randomBytes(12).toString('base64url');
+  const password = cliSafePassword();
   const adminToken = randomBytes(16).toString('hex');
   // Cost 4 is bcrypt's minimum: the suite checks behaviour, not hash strength, and davgate verifies the
   // password on every request it has not cached.
