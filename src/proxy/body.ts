@@ -1,5 +1,5 @@
 /**
- * Request bodies that stream to an upstream and can be replayed only while none of them has been sent.
+ * Request bodies that stream to an upstream and can be replayed while what was read of them is kept.
  *
  * undici destroys a request body stream when the request fails; piping the client's request into it directly
  * would then kill the client's request too, making the single allowed retry impossible. A {@link LazyBody}
@@ -16,22 +16,34 @@ import { Readable } from 'node:stream';
 /** Opens a fresh stream of the whole body, once per attempt (e.g. `fs.createReadStream` of a spool file). */
 export type BodyOpener = () => Readable;
 
-/** A replayable-until-started view of one source stream, or an always-replayable body re-read per attempt. */
+/**
+ * A view of one source stream that can be sent again while every byte read from it so far is kept, or an
+ * always-replayable body re-read per attempt.
+ *
+ * The first `replayLimit` bytes read from a stream source are kept in memory. An attempt that fails while the
+ * kept copy still holds everything read (the body is shorter than the limit, or the failure came early) can be
+ * followed by another: it sends the kept bytes again, then goes on reading the source where the first attempt
+ * stopped. That is what makes the resend of a request that died on a stale keep-alive connection (RFC 9112
+ * §9.3.1; `upstream/connection.ts`) work for a PUT of any size: such a failure comes as the request is written,
+ * long before the first mebibyte has been read from the client (break-test of issue 8: a 100 KB PUT after an
+ * idle gap got 502).
+ */
 export class LazyBody {
   readonly #source: Readable | undefined;
   readonly #open: BodyOpener | undefined;
   #started = false;
-  /** Copy of the bytes handed out, kept while the total stays within #replayLimit (undefined past it). */
+  /** Copy of the bytes read from the source, kept while the total stays within #replayLimit (undefined past it). */
   #copy: Buffer[] | undefined = [];
   #copied = 0;
   #ended = false;
   readonly #replayLimit: number;
+  /** Detaches the current attempt from the source (so two attempts never read it at once). */
+  #detachCurrent: (() => void) | undefined;
 
   /**
    * @param source - the client's body stream (held paused until an attempt reads), or a {@link BodyOpener}
    *   for a body stored in full elsewhere (then every attempt calls it and the body is always replayable)
-   * @param replayLimit - bytes of a stream source kept in memory for a resend after it was read (bytes);
-   *   ignored for an opener
+   * @param replayLimit - bytes of a stream source kept in memory for a resend (bytes); ignored for an opener
    */
   constructor(source: Readable | BodyOpener, replayLimit = 0) {
     this.#replayLimit = replayLimit;
@@ -49,17 +61,22 @@ export class LazyBody {
     return this.#started;
   }
 
-  /** True when the whole body has been read and kept, so it can be sent again. */
+  /** True when another attempt can send the whole body from its first byte: every byte read so far is kept. */
   get replayable(): boolean {
-    return this.#open !== undefined || (this.#ended && this.#copy !== undefined);
+    return this.#open !== undefined || this.#copy !== undefined;
   }
 
-  /** A new stream for one attempt. Throws if a previous attempt already consumed bytes of a stream source. */
+  /**
+   * A new stream for one attempt: the kept bytes first (when an earlier attempt read some), then the rest of the
+   * source. An earlier attempt still attached is detached first.
+   * @throws Error when an earlier attempt read more than the kept copy holds (not replayable)
+   */
   attempt(): Readable {
     if (this.#open) return this.#reopen(this.#open);
-    if (this.#started && this.replayable) return Readable.from(this.#copy!);
-    if (this.#started) throw new Error('request body already sent; cannot replay');
+    if (this.#started && this.#copy === undefined) throw new Error('request body already sent; cannot replay');
+    this.#detachCurrent?.();
     const src = this.#source!;
+    const prefix = this.#copy ? [...this.#copy] : [];
     let attached = false;
     const onData = (chunk: Buffer) => {
       if (this.#copy) {
@@ -79,16 +96,22 @@ export class LazyBody {
       src.off('end', onEnd);
       src.off('error', onError);
       src.pause();
+      if (this.#detachCurrent === detach) this.#detachCurrent = undefined;
     };
+    this.#detachCurrent = detach;
     const out = new Readable({
       read: () => {
         if (!attached) {
           attached = true;
           this.#started = true;
+          for (const chunk of prefix) out.push(chunk);
+          if (this.#ended || src.readableEnded) {
+            out.push(null);
+            return;
+          }
           src.on('data', onData);
           src.once('end', onEnd);
           src.once('error', onError);
-          if (src.readableEnded) out.push(null);
         }
         src.resume();
       },

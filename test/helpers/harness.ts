@@ -174,7 +174,7 @@ export interface DavResponse {
 /** Options for {@link davRequest}. */
 export interface DavRequestOptions {
   readonly headers?: Record<string, string>;
-  readonly body?: string | Buffer | Uint8Array;
+  readonly body?: string | Buffer | Uint8Array | import('node:stream').Readable;
   /** Credentials; none when `null`. Defaults to the harness test user when a harness is given. */
   readonly auth?: { readonly username: string; readonly password: string } | null;
 }

@@ -8,6 +8,7 @@
  * `IDLE_DROP_MS`; bursts of GETs and listings are separated by gaps longer than that, but shorter than the
  * time undici keeps an idle connection (so the next burst reuses dead connections). Only counts are asserted.
  */
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { gatewayRequest, startHarness, type Harness } from '../helpers/harness.js';
@@ -57,4 +58,40 @@ t.test('regression: bursts after idle gaps through connection-dropping relays: n
   t.equal(count('failed'), 0, 'none had to give up');
   const failures = await h.server.gateway.metrics.registry.getSingleMetric('davgate_upstream_health_failures_total')?.get();
   t.same(failures?.values.filter((v) => v.value > 0) ?? [], [], 'no health failure counted');
+});
+
+t.test('regression: PUTs of 100 KB to 1 MB after idle gaps are resent whole (break-test: 502 past ~64 KB)', async (t) => {
+  t.equal((await gatewayRequest(h, '/idle-put/', 'MKCOL')).status, 201);
+  const sizes = [100_000, 500_000, 1_000_000];
+  const statuses: number[] = [];
+  let intact = 0;
+  const before = h.relays.reduce((n, r) => n + r.stats.resets, 0);
+  for (let round = 0; round < 3; round++) {
+    for (const size of sizes) {
+      // A listing touches every upstream, so each keeps an idle connection that the relay then forgets.
+      await gatewayRequest(h, '/idle-put/', 'PROPFIND', { headers: { depth: '1' } });
+      await sleep(GAP_MS);
+      const body = Buffer.alloc(size, `${round}-${size};`);
+      const key = `/idle-put/r${round}-${size}.bin`;
+      // The body arrives after davgate has started the upstream request, as with curl's `Expect: 100-continue`:
+      // when the stale connection fails, only part of it has been read from the client.
+      const put = await gatewayRequest(h, key, 'PUT', {
+        body: Readable.from(
+          (async function* () {
+            yield body.subarray(0, 16_384);
+            await sleep(100);
+            yield body.subarray(16_384);
+          })(),
+        ),
+        headers: { 'content-length': String(size) },
+      });
+      statuses.push(put.status);
+      const back = await gatewayRequest(h, key, 'GET');
+      if (back.status === 200 && back.bytes.equals(body)) intact++;
+    }
+  }
+  const resets = h.relays.reduce((n, r) => n + r.stats.resets, 0) - before;
+  t.ok(resets > 0, `the relays reset reused connections under these PUTs (${resets})`);
+  t.same([...new Set(statuses)], [201], `every PUT created its file (statuses ${statuses.join(' ')})`);
+  t.equal(intact, sizes.length * 3, 'every file reads back byte for byte');
 });
