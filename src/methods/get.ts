@@ -54,8 +54,14 @@ export const handleGet: MethodHandler = async (ctx) => {
     if (loc.kind === 'collection') return collectionAnswer(ctx);
     throw Errors.NOT_FOUND();
   }
-  const headers = upstreamRequestHeaders(ctx.req.headers);
   const rangeHeader = parseRangeHeader(headerValue(ctx.req.headers, 'range'));
+  // A Range header that is not a valid bytes range is ignored here (RFC 9110 §14.2), never forwarded: an upstream
+  // may choke on it (webdav-server broke the connection on `bytes=3-1`, which counted against its health, and
+  // answered `bytes=abc` with 400). Several valid ranges still go to an upstream that serves them (multipart).
+  const headers =
+    rangeHeader.kind === 'ignored' && rangeHeader.why !== 'multiple'
+      ? withoutRange(upstreamRequestHeaders(ctx.req.headers))
+      : upstreamRequestHeaders(ctx.req.headers);
   const first = firstRequest(rangeHeader);
   const conditionals = conditionalHeadersOf(ctx.req.headers);
   // An account that compares conditionals as exact strings (statement 10) gets the state PROPFIND first, and
