@@ -13,7 +13,8 @@
  * - the DAV: properties named in `omitDavProps` left out (davgate's lock properties replace the upstream's,
  *   issue #3), and a propstat that held nothing else dropped;
  * - where davgate's own properties go: the end of the first 200 propstat's DAV:prop, or a new propstat.
- * Comments and processing instructions are dropped, CDATA becomes escaped text.
+ * Comments and processing instructions are dropped, CDATA becomes escaped text, white space between the
+ * children of a response, propstat or prop (element-only content) is dropped.
  *
  * Security: a DOCTYPE is refused (`newSafeParser`), so no entity beyond the five predefined ones and
  * character references is ever expanded. saxes runs without its own namespace bookkeeping (several times
@@ -145,6 +146,8 @@ export class MultistatusReader {
   #captured = '';
   /** Depth of the DAV:resourcetype being read, 0 when none. */
   #resourcetypeDepth = 0;
+  /** The local name of the last name {@link #resolve}d. */
+  #local = '';
 
   /** @param opts - see {@link MultistatusReaderOptions} */
   constructor(opts: MultistatusReaderOptions) {
@@ -205,23 +208,28 @@ export class MultistatusReader {
     return stack === undefined ? undefined : stack[stack.length - 1];
   }
 
-  /** Resolves a qualified name's prefix; notes a prefix inherited from outside the current response. */
-  #resolve(name: string, isAttr: boolean): { ns: string; local: string } {
+  /**
+   * Resolves a qualified name's prefix and returns its namespace; its local name is left in {@link #local}
+   * (no object per element). Notes a prefix inherited from outside the current response.
+   */
+  #resolve(name: string, isAttr: boolean): string {
     const colon = name.indexOf(':');
     if (colon === -1) {
-      if (isAttr) return { ns: '', local: name }; // an unprefixed attribute is in no namespace
+      this.#local = name;
+      if (isAttr) return ''; // an unprefixed attribute is in no namespace
       const b = this.#lookup('');
       if (b !== undefined && b.uri !== '') this.#inherit('', b);
-      return { ns: b?.uri ?? '', local: name };
+      return b?.uri ?? '';
     }
     const prefix = name.slice(0, colon);
     const local = name.slice(colon + 1);
     if (prefix === '' || local === '' || local.includes(':')) throw Errors.BAD_XML(`malformed name ${name}`);
-    if (prefix === 'xml') return { ns: XML_NS, local };
+    this.#local = local;
+    if (prefix === 'xml') return XML_NS;
     const b = this.#lookup(prefix);
     if (b === undefined || prefix === 'xmlns') throw Errors.BAD_XML(`unbound namespace prefix ${prefix}`);
     this.#inherit(prefix, b);
-    return { ns: b.uri, local };
+    return b.uri;
   }
 
   #inherit(prefix: string, b: Binding): void {
@@ -270,7 +278,8 @@ export class MultistatusReader {
     }
     const r = this.#resp;
     if (r === null) {
-      const { ns, local } = this.#resolve(name, false);
+      const ns = this.#resolve(name, false);
+      const local = this.#local;
       if (depth === 1) {
         if (ns !== DAV_NS || local !== 'multistatus') throw Errors.BAD_XML(`root is {${ns}}${local}, expected {DAV:}multistatus`);
       } else if (depth === RESPONSE_DEPTH && ns === DAV_NS && local === 'response') {
@@ -296,8 +305,8 @@ export class MultistatusReader {
       }
       return;
     }
-    const { ns, local } = this.#resolve(name, false);
-    const dav = ns === DAV_NS;
+    const dav = this.#resolve(name, false) === DAV_NS;
+    const local = this.#local;
     if (this.#hrefDepth !== 0) return; // markup nested inside an href is dropped, its text kept
     const ps = r.propstat;
     if (dav && local === 'href') {
@@ -431,14 +440,35 @@ export class MultistatusReader {
   }
 
   #text(t: string): void {
-    if (this.#skipDepth !== 0 || this.#resp === null) return;
+    const r = this.#resp;
+    if (this.#skipDepth !== 0 || r === null) return;
     if (this.#hrefDepth !== 0) {
       this.#hrefText += t;
       return;
     }
     if (this.#capture !== null) this.#captured += t;
-    this.#resp.out += escapeText(t);
+    else if (this.#inElementOnly(r) && isWhitespace(t)) return;
+    r.out += escapeText(t);
   }
+
+  /**
+   * Whether the innermost open element has element-only content (RFC 4918 §14: DAV:response, DAV:propstat,
+   * DAV:prop), where whitespace between children is not content (XML 1.0 §2.10) and is left out.
+   */
+  #inElementOnly(r: ResponseState): boolean {
+    const depth = this.#depth;
+    const ps = r.propstat;
+    return depth === RESPONSE_DEPTH || (ps !== null && (depth === CHILD_DEPTH || (depth === PROP_DEPTH && ps.hasProp && ps.propEnd === -1)));
+  }
+}
+
+/** Whether `t` holds only XML white space (XML 1.0 §2.3 S: space, tab, CR, LF). */
+function isWhitespace(t: string): boolean {
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
 }
 
 /**
