@@ -498,16 +498,43 @@ export function readMultistatusText(text: string, opts: Omit<MultistatusReaderOp
  * @returns XML text for inside {@link MULTISTATUS_OPEN} … {@link MULTISTATUS_CLOSE}
  */
 export function renderResponse(slice: ResponseSlice, href: string, props: string): string {
+  const out: string[] = [];
+  renderResponseInto(out, slice, href, props);
+  return out.join('');
+}
+
+/**
+ * {@link renderResponse}, its pieces pushed onto `out` (slices of the response's text, no copy), so a whole
+ * listing is joined once ({@link multistatusBody}).
+ */
+export function renderResponseInto(out: string[], slice: ResponseSlice, href: string, props: string): void {
   const { xml, hrefAt } = slice;
   const h = escapeText(href);
-  if (props === '') return xml.slice(0, hrefAt) + h + xml.slice(hrefAt);
+  if (props === '') {
+    out.push(xml.slice(0, hrefAt), h, xml.slice(hrefAt));
+    return;
+  }
   const [at, add] =
     slice.propAt !== -1
       ? [slice.propAt, props]
       : [slice.propstatAt, `<D:propstat xmlns:D="DAV:"><D:prop>${props}</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>`];
   // The href comes first in a response (RFC 4918 §14.24), but nothing breaks when a server wrote it later.
-  if (hrefAt <= at) return xml.slice(0, hrefAt) + h + xml.slice(hrefAt, at) + add + xml.slice(at);
-  return xml.slice(0, at) + add + xml.slice(at, hrefAt) + h + xml.slice(hrefAt);
+  if (hrefAt <= at) out.push(xml.slice(0, hrefAt), h, xml.slice(hrefAt, at), add, xml.slice(at));
+  else out.push(xml.slice(0, at), add, xml.slice(at, hrefAt), h, xml.slice(hrefAt));
+}
+
+/**
+ * A whole 207 body as UTF-8 bytes from the pieces `render` pushes for each item, in order: one join, one
+ * encoding (a string body would be measured and encoded separately by the HTTP layer).
+ *
+ * @param items - what to render, in document order
+ * @param render - pushes one response's pieces ({@link renderResponseInto})
+ */
+export function multistatusBody<T>(items: readonly T[], render: (out: string[], item: T) => void): Buffer {
+  const out: string[] = [MULTISTATUS_OPEN];
+  for (const item of items) render(out, item);
+  out.push(MULTISTATUS_CLOSE);
+  return Buffer.from(out.join(''), 'utf8');
 }
 
 /**
