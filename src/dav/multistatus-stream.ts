@@ -83,8 +83,9 @@ const PROPERTY_DEPTH = 5;
 
 /** One propstat being read. */
 interface PropstatState {
-  /** Offset in the response's text where the propstat starts (to drop it). */
+  /** Offset in the response's text where the propstat starts, and the number of parts before it (to drop it). */
   readonly start: number;
+  readonly startPart: number;
   hasProp: boolean;
   /** Property elements kept in its DAV:prop. */
   kept: number;
@@ -99,7 +100,14 @@ interface PropstatState {
 
 /** One response being read. */
 interface ResponseState {
-  out: string;
+  /**
+   * The response's text so far, in pieces joined once at its end: one flat string per kept response (a
+   * string grown by `+=` stays a tree of pieces, and thousands of those held until the merge cost more in
+   * garbage collection than the parse).
+   */
+  readonly parts: string[];
+  /** Length of the text in `parts` (UTF-16 code units). */
+  len: number;
   /** Offset just before the `>` of the response start tag, where inherited declarations go. */
   readonly declAt: number;
   href: string | undefined;
@@ -284,7 +292,8 @@ export class MultistatusReader {
         if (ns !== DAV_NS || local !== 'multistatus') throw Errors.BAD_XML(`root is {${ns}}${local}, expected {DAV:}multistatus`);
       } else if (depth === RESPONSE_DEPTH && ns === DAV_NS && local === 'response') {
         const resp: ResponseState = {
-          out: '',
+          parts: [],
+          len: 0,
           declAt: 0,
           href: undefined,
           hrefAt: -1,
@@ -298,7 +307,7 @@ export class MultistatusReader {
         this.#resp = resp;
         this.#resolve(name, false); // now inside: note the prefix the response itself inherits
         const tag = this.#startTag(name, attrs, false);
-        resp.out = tag;
+        emit(resp, tag);
         (resp as { declAt: number }).declAt = tag.length - 1;
       } else {
         this.#skipDepth = depth; // another child of the root, or content outside any response
@@ -313,13 +322,14 @@ export class MultistatusReader {
       this.#hrefDepth = depth;
       this.#hrefText = '';
       this.#firstHref = depth === CHILD_DEPTH && r.href === undefined;
-      r.out += this.#startTag(name, attrs, false);
-      if (this.#firstHref) r.hrefAt = r.out.length;
+      emit(r, this.#startTag(name, attrs, false));
+      if (this.#firstHref) r.hrefAt = r.len;
       return;
     }
     if (depth === CHILD_DEPTH && dav && local === 'propstat') {
       r.propstat = {
-        start: r.out.length,
+        start: r.len,
+        startPart: r.parts.length,
         hasProp: false,
         kept: 0,
         status: '',
@@ -331,7 +341,7 @@ export class MultistatusReader {
     } else if (ps !== null && depth === PROP_DEPTH && dav && local === 'prop') {
       ps.hasProp = true;
       // Always with an end tag: properties may be added before it.
-      r.out += this.#startTag(name, attrs, false);
+      emit(r, this.#startTag(name, attrs, false));
       return;
     } else if (ps !== null && depth === PROP_DEPTH && dav && local === 'status') {
       this.#capture = 'status';
@@ -350,7 +360,7 @@ export class MultistatusReader {
     } else if (ps !== null && this.#resourcetypeDepth !== 0 && depth === this.#resourcetypeDepth + 1 && dav && local === 'collection') {
       ps.collection = true;
     }
-    r.out += this.#startTag(name, attrs, selfClosing);
+    emit(r, this.#startTag(name, attrs, selfClosing));
   }
 
   #close(name: string, selfClosing: boolean): void {
@@ -366,8 +376,8 @@ export class MultistatusReader {
         if (depth !== this.#hrefDepth) return;
         this.#hrefDepth = 0;
         if (this.#firstHref) r.href = this.#hrefText;
-        else r.out += escapeText(this.#opts.mapHref(this.#hrefText));
-        r.out += `</${name}>`;
+        else emit(r, escapeText(this.#opts.mapHref(this.#hrefText)));
+        emit(r, `</${name}>`);
         return;
       }
       const ps = r.propstat;
@@ -377,13 +387,13 @@ export class MultistatusReader {
       }
       if (ps !== null && depth === PROP_DEPTH && ps.hasProp && ps.propEnd === -1 && this.#capture === null) {
         // The DAV:prop ends (a DAV:status ends with a capture going).
-        ps.propEnd = r.out.length;
+        ps.propEnd = r.len;
         const d = this.#lookup('D');
         ps.dAtProp = d !== undefined && d.depth >= RESPONSE_DEPTH ? d.uri : null;
-        r.out += `</${name}>`;
+        emit(r, `</${name}>`);
         return;
       }
-      if (!selfClosing) r.out += `</${name}>`;
+      if (!selfClosing) emit(r, `</${name}>`);
       if (this.#capture !== null && (depth === PROP_DEPTH || depth === PROPERTY_DEPTH)) {
         if (this.#capture === 'status') ps!.status = this.#captured;
         else ps!.contentLength = this.#captured;
@@ -405,7 +415,8 @@ export class MultistatusReader {
     r.propstat = null;
     // Nothing left once the omitted properties are gone (or nothing was there): the propstat says nothing.
     if (ps.hasProp && ps.kept === 0) {
-      r.out = r.out.slice(0, ps.start);
+      r.parts.length = ps.startPart;
+      r.len = ps.start;
       return;
     }
     if (statusCodeOf(ps.status) !== 200) return;
@@ -420,12 +431,14 @@ export class MultistatusReader {
   #endResponse(r: ResponseState, name: string): void {
     this.#resp = null;
     if (r.href === undefined) throw Errors.BAD_XML('DAV:response without DAV:href');
-    const propstatAt = r.out.length;
-    r.out += `</${name}>`;
+    const propstatAt = r.len;
+    emit(r, `</${name}>`);
     let decls = '';
     for (const [prefix, uri] of r.inherited) decls += prefix === '' ? ` xmlns="${escapeAttr(uri)}"` : ` xmlns:${prefix}="${escapeAttr(uri)}"`;
     const shift = decls.length;
-    const xml = shift === 0 ? r.out : r.out.slice(0, r.declAt) + decls + r.out.slice(r.declAt);
+    // parts[0] is the response's start tag; declAt is inside it.
+    if (shift !== 0) r.parts[0] = r.parts[0]!.slice(0, r.declAt) + decls + r.parts[0]!.slice(r.declAt);
+    const xml = r.parts.join('');
     // At the prop, `D` means what the response declares there, else what it inherits, else DAV: (our root).
     const d = r.dAtProp ?? r.inherited.get('D') ?? DAV_NS;
     this.#opts.onResponse({
@@ -448,7 +461,7 @@ export class MultistatusReader {
     }
     if (this.#capture !== null) this.#captured += t;
     else if (this.#inElementOnly(r) && isWhitespace(t)) return;
-    r.out += escapeText(t);
+    emit(r, escapeText(t));
   }
 
   /**
@@ -460,6 +473,12 @@ export class MultistatusReader {
     const ps = r.propstat;
     return depth === RESPONSE_DEPTH || (ps !== null && (depth === CHILD_DEPTH || (depth === PROP_DEPTH && ps.hasProp && ps.propEnd === -1)));
   }
+}
+
+/** Appends `s` to a response's text. */
+function emit(r: ResponseState, s: string): void {
+  r.parts.push(s);
+  r.len += s.length;
 }
 
 /** Whether `t` holds only XML white space (XML 1.0 §2.3 S: space, tab, CR, LF). */
