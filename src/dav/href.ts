@@ -25,6 +25,37 @@ function segmentsOrNull(path: string): string[] | null {
   }
 }
 
+/** Segments of each upstream base's path, parsed once (a listing maps every member's href against it). */
+const baseSegmentsCache = new WeakMap<URL, string[] | null>();
+
+function baseSegments(base: URL): string[] | null {
+  let segs = baseSegmentsCache.get(base);
+  if (segs === undefined) baseSegmentsCache.set(base, (segs = segmentsOrNull(base.pathname)));
+  return segs;
+}
+
+/**
+ * Segments made of RFC 3986 unreserved characters only, none starting with a dot, no empty one, an optional
+ * trailing slash: such a path decodes to itself, so its key needs no {@link parsePath}.
+ */
+const PLAIN_PATH = /^[A-Za-z0-9_~-][A-Za-z0-9._~-]*(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*\/?$/;
+
+/**
+ * The key of `h` when it is the usual spelling of a member (`<base path>name`, as a path or an absolute URL
+ * on the base's origin, in plain characters), else null (the general path decides). The same key as the
+ * general path: a shortcut for the ~100 hrefs of every listed folder.
+ */
+function plainKeyBelow(h: string, base: URL): CanonicalKey | null {
+  const basePath = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
+  let rest: string;
+  if (h.startsWith(basePath)) rest = h.slice(basePath.length);
+  else if (h.startsWith(base.origin) && h.startsWith(basePath, base.origin.length)) rest = h.slice(base.origin.length + basePath.length);
+  else return null;
+  if (rest === '') return '/';
+  if (!PLAIN_PATH.test(rest)) return null;
+  return '/' + (rest.endsWith('/') ? rest.slice(0, -1) : rest);
+}
+
 /**
  * Maps an href written by an upstream to a canonical key.
  *
@@ -37,6 +68,8 @@ function segmentsOrNull(path: string): string[] | null {
  */
 export function upstreamHrefToKey(href: string, upstreamBase: URL): CanonicalKey | null {
   const h = href.trim();
+  const fast = plainKeyBelow(h, upstreamBase);
+  if (fast !== null) return fast;
   let path: string;
   const m = SCHEME_AUTHORITY.exec(h);
   if (m) {
@@ -53,7 +86,7 @@ export function upstreamHrefToKey(href: string, upstreamBase: URL): CanonicalKey
   } else {
     return null;
   }
-  const base = segmentsOrNull(upstreamBase.pathname);
+  const base = baseSegments(upstreamBase);
   const segs = segmentsOrNull(path);
   if (base === null || segs === null || segs.length < base.length) return null;
   for (let i = 0; i < base.length; i++) if (segs[i] !== base[i]) return null;

@@ -13,7 +13,8 @@
  * - the DAV: properties named in `omitDavProps` left out (davgate's lock properties replace the upstream's,
  *   issue #3), and a propstat that held nothing else dropped;
  * - where davgate's own properties go: the end of the first 200 propstat's DAV:prop, or a new propstat.
- * Comments and processing instructions are dropped, CDATA becomes escaped text.
+ * Comments and processing instructions are dropped, CDATA becomes escaped text, white space between the
+ * children of a response, propstat or prop (element-only content) is dropped.
  *
  * Security: a DOCTYPE is refused (`newSafeParser`), so no entity beyond the five predefined ones and
  * character references is ever expanded. saxes runs without its own namespace bookkeeping (several times
@@ -82,8 +83,9 @@ const PROPERTY_DEPTH = 5;
 
 /** One propstat being read. */
 interface PropstatState {
-  /** Offset in the response's text where the propstat starts (to drop it). */
+  /** Offset in the response's text where the propstat starts, and the number of parts before it (to drop it). */
   readonly start: number;
+  readonly startPart: number;
   hasProp: boolean;
   /** Property elements kept in its DAV:prop. */
   kept: number;
@@ -98,7 +100,14 @@ interface PropstatState {
 
 /** One response being read. */
 interface ResponseState {
-  out: string;
+  /**
+   * The response's text so far, in pieces joined once at its end: one flat string per kept response (a
+   * string grown by `+=` stays a tree of pieces, and thousands of those held until the merge cost more in
+   * garbage collection than the parse).
+   */
+  readonly parts: string[];
+  /** Length of the text in `parts` (UTF-16 code units). */
+  len: number;
   /** Offset just before the `>` of the response start tag, where inherited declarations go. */
   readonly declAt: number;
   href: string | undefined;
@@ -145,6 +154,8 @@ export class MultistatusReader {
   #captured = '';
   /** Depth of the DAV:resourcetype being read, 0 when none. */
   #resourcetypeDepth = 0;
+  /** The local name of the last name {@link #resolve}d. */
+  #local = '';
 
   /** @param opts - see {@link MultistatusReaderOptions} */
   constructor(opts: MultistatusReaderOptions) {
@@ -205,23 +216,28 @@ export class MultistatusReader {
     return stack === undefined ? undefined : stack[stack.length - 1];
   }
 
-  /** Resolves a qualified name's prefix; notes a prefix inherited from outside the current response. */
-  #resolve(name: string, isAttr: boolean): { ns: string; local: string } {
+  /**
+   * Resolves a qualified name's prefix and returns its namespace; its local name is left in {@link #local}
+   * (no object per element). Notes a prefix inherited from outside the current response.
+   */
+  #resolve(name: string, isAttr: boolean): string {
     const colon = name.indexOf(':');
     if (colon === -1) {
-      if (isAttr) return { ns: '', local: name }; // an unprefixed attribute is in no namespace
+      this.#local = name;
+      if (isAttr) return ''; // an unprefixed attribute is in no namespace
       const b = this.#lookup('');
       if (b !== undefined && b.uri !== '') this.#inherit('', b);
-      return { ns: b?.uri ?? '', local: name };
+      return b?.uri ?? '';
     }
     const prefix = name.slice(0, colon);
     const local = name.slice(colon + 1);
     if (prefix === '' || local === '' || local.includes(':')) throw Errors.BAD_XML(`malformed name ${name}`);
-    if (prefix === 'xml') return { ns: XML_NS, local };
+    this.#local = local;
+    if (prefix === 'xml') return XML_NS;
     const b = this.#lookup(prefix);
     if (b === undefined || prefix === 'xmlns') throw Errors.BAD_XML(`unbound namespace prefix ${prefix}`);
     this.#inherit(prefix, b);
-    return { ns: b.uri, local };
+    return b.uri;
   }
 
   #inherit(prefix: string, b: Binding): void {
@@ -270,12 +286,14 @@ export class MultistatusReader {
     }
     const r = this.#resp;
     if (r === null) {
-      const { ns, local } = this.#resolve(name, false);
+      const ns = this.#resolve(name, false);
+      const local = this.#local;
       if (depth === 1) {
         if (ns !== DAV_NS || local !== 'multistatus') throw Errors.BAD_XML(`root is {${ns}}${local}, expected {DAV:}multistatus`);
       } else if (depth === RESPONSE_DEPTH && ns === DAV_NS && local === 'response') {
         const resp: ResponseState = {
-          out: '',
+          parts: [],
+          len: 0,
           declAt: 0,
           href: undefined,
           hrefAt: -1,
@@ -289,28 +307,29 @@ export class MultistatusReader {
         this.#resp = resp;
         this.#resolve(name, false); // now inside: note the prefix the response itself inherits
         const tag = this.#startTag(name, attrs, false);
-        resp.out = tag;
+        emit(resp, tag);
         (resp as { declAt: number }).declAt = tag.length - 1;
       } else {
         this.#skipDepth = depth; // another child of the root, or content outside any response
       }
       return;
     }
-    const { ns, local } = this.#resolve(name, false);
-    const dav = ns === DAV_NS;
+    const dav = this.#resolve(name, false) === DAV_NS;
+    const local = this.#local;
     if (this.#hrefDepth !== 0) return; // markup nested inside an href is dropped, its text kept
     const ps = r.propstat;
     if (dav && local === 'href') {
       this.#hrefDepth = depth;
       this.#hrefText = '';
       this.#firstHref = depth === CHILD_DEPTH && r.href === undefined;
-      r.out += this.#startTag(name, attrs, false);
-      if (this.#firstHref) r.hrefAt = r.out.length;
+      emit(r, this.#startTag(name, attrs, false));
+      if (this.#firstHref) r.hrefAt = r.len;
       return;
     }
     if (depth === CHILD_DEPTH && dav && local === 'propstat') {
       r.propstat = {
-        start: r.out.length,
+        start: r.len,
+        startPart: r.parts.length,
         hasProp: false,
         kept: 0,
         status: '',
@@ -322,7 +341,7 @@ export class MultistatusReader {
     } else if (ps !== null && depth === PROP_DEPTH && dav && local === 'prop') {
       ps.hasProp = true;
       // Always with an end tag: properties may be added before it.
-      r.out += this.#startTag(name, attrs, false);
+      emit(r, this.#startTag(name, attrs, false));
       return;
     } else if (ps !== null && depth === PROP_DEPTH && dav && local === 'status') {
       this.#capture = 'status';
@@ -341,7 +360,7 @@ export class MultistatusReader {
     } else if (ps !== null && this.#resourcetypeDepth !== 0 && depth === this.#resourcetypeDepth + 1 && dav && local === 'collection') {
       ps.collection = true;
     }
-    r.out += this.#startTag(name, attrs, selfClosing);
+    emit(r, this.#startTag(name, attrs, selfClosing));
   }
 
   #close(name: string, selfClosing: boolean): void {
@@ -357,8 +376,8 @@ export class MultistatusReader {
         if (depth !== this.#hrefDepth) return;
         this.#hrefDepth = 0;
         if (this.#firstHref) r.href = this.#hrefText;
-        else r.out += escapeText(this.#opts.mapHref(this.#hrefText));
-        r.out += `</${name}>`;
+        else emit(r, escapeText(this.#opts.mapHref(this.#hrefText)));
+        emit(r, `</${name}>`);
         return;
       }
       const ps = r.propstat;
@@ -368,13 +387,13 @@ export class MultistatusReader {
       }
       if (ps !== null && depth === PROP_DEPTH && ps.hasProp && ps.propEnd === -1 && this.#capture === null) {
         // The DAV:prop ends (a DAV:status ends with a capture going).
-        ps.propEnd = r.out.length;
+        ps.propEnd = r.len;
         const d = this.#lookup('D');
         ps.dAtProp = d !== undefined && d.depth >= RESPONSE_DEPTH ? d.uri : null;
-        r.out += `</${name}>`;
+        emit(r, `</${name}>`);
         return;
       }
-      if (!selfClosing) r.out += `</${name}>`;
+      if (!selfClosing) emit(r, `</${name}>`);
       if (this.#capture !== null && (depth === PROP_DEPTH || depth === PROPERTY_DEPTH)) {
         if (this.#capture === 'status') ps!.status = this.#captured;
         else ps!.contentLength = this.#captured;
@@ -396,7 +415,8 @@ export class MultistatusReader {
     r.propstat = null;
     // Nothing left once the omitted properties are gone (or nothing was there): the propstat says nothing.
     if (ps.hasProp && ps.kept === 0) {
-      r.out = r.out.slice(0, ps.start);
+      r.parts.length = ps.startPart;
+      r.len = ps.start;
       return;
     }
     if (statusCodeOf(ps.status) !== 200) return;
@@ -411,12 +431,14 @@ export class MultistatusReader {
   #endResponse(r: ResponseState, name: string): void {
     this.#resp = null;
     if (r.href === undefined) throw Errors.BAD_XML('DAV:response without DAV:href');
-    const propstatAt = r.out.length;
-    r.out += `</${name}>`;
+    const propstatAt = r.len;
+    emit(r, `</${name}>`);
     let decls = '';
     for (const [prefix, uri] of r.inherited) decls += prefix === '' ? ` xmlns="${escapeAttr(uri)}"` : ` xmlns:${prefix}="${escapeAttr(uri)}"`;
     const shift = decls.length;
-    const xml = shift === 0 ? r.out : r.out.slice(0, r.declAt) + decls + r.out.slice(r.declAt);
+    // parts[0] is the response's start tag; declAt is inside it.
+    if (shift !== 0) r.parts[0] = r.parts[0]!.slice(0, r.declAt) + decls + r.parts[0]!.slice(r.declAt);
+    const xml = r.parts.join('');
     // At the prop, `D` means what the response declares there, else what it inherits, else DAV: (our root).
     const d = r.dAtProp ?? r.inherited.get('D') ?? DAV_NS;
     this.#opts.onResponse({
@@ -431,14 +453,41 @@ export class MultistatusReader {
   }
 
   #text(t: string): void {
-    if (this.#skipDepth !== 0 || this.#resp === null) return;
+    const r = this.#resp;
+    if (this.#skipDepth !== 0 || r === null) return;
     if (this.#hrefDepth !== 0) {
       this.#hrefText += t;
       return;
     }
     if (this.#capture !== null) this.#captured += t;
-    this.#resp.out += escapeText(t);
+    else if (this.#inElementOnly(r) && isWhitespace(t)) return;
+    emit(r, escapeText(t));
   }
+
+  /**
+   * Whether the innermost open element has element-only content (RFC 4918 §14: DAV:response, DAV:propstat,
+   * DAV:prop), where whitespace between children is not content (XML 1.0 §2.10) and is left out.
+   */
+  #inElementOnly(r: ResponseState): boolean {
+    const depth = this.#depth;
+    const ps = r.propstat;
+    return depth === RESPONSE_DEPTH || (ps !== null && (depth === CHILD_DEPTH || (depth === PROP_DEPTH && ps.hasProp && ps.propEnd === -1)));
+  }
+}
+
+/** Appends `s` to a response's text. */
+function emit(r: ResponseState, s: string): void {
+  r.parts.push(s);
+  r.len += s.length;
+}
+
+/** Whether `t` holds only XML white space (XML 1.0 §2.3 S: space, tab, CR, LF). */
+function isWhitespace(t: string): boolean {
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
 }
 
 /**
@@ -468,16 +517,43 @@ export function readMultistatusText(text: string, opts: Omit<MultistatusReaderOp
  * @returns XML text for inside {@link MULTISTATUS_OPEN} … {@link MULTISTATUS_CLOSE}
  */
 export function renderResponse(slice: ResponseSlice, href: string, props: string): string {
+  const out: string[] = [];
+  renderResponseInto(out, slice, href, props);
+  return out.join('');
+}
+
+/**
+ * {@link renderResponse}, its pieces pushed onto `out` (slices of the response's text, no copy), so a whole
+ * listing is joined once ({@link multistatusBody}).
+ */
+export function renderResponseInto(out: string[], slice: ResponseSlice, href: string, props: string): void {
   const { xml, hrefAt } = slice;
   const h = escapeText(href);
-  if (props === '') return xml.slice(0, hrefAt) + h + xml.slice(hrefAt);
+  if (props === '') {
+    out.push(xml.slice(0, hrefAt), h, xml.slice(hrefAt));
+    return;
+  }
   const [at, add] =
     slice.propAt !== -1
       ? [slice.propAt, props]
       : [slice.propstatAt, `<D:propstat xmlns:D="DAV:"><D:prop>${props}</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>`];
   // The href comes first in a response (RFC 4918 §14.24), but nothing breaks when a server wrote it later.
-  if (hrefAt <= at) return xml.slice(0, hrefAt) + h + xml.slice(hrefAt, at) + add + xml.slice(at);
-  return xml.slice(0, at) + add + xml.slice(at, hrefAt) + h + xml.slice(hrefAt);
+  if (hrefAt <= at) out.push(xml.slice(0, hrefAt), h, xml.slice(hrefAt, at), add, xml.slice(at));
+  else out.push(xml.slice(0, at), add, xml.slice(at, hrefAt), h, xml.slice(hrefAt));
+}
+
+/**
+ * A whole 207 body as UTF-8 bytes from the pieces `render` pushes for each item, in order: one join, one
+ * encoding (a string body would be measured and encoded separately by the HTTP layer).
+ *
+ * @param items - what to render, in document order
+ * @param render - pushes one response's pieces ({@link renderResponseInto})
+ */
+export function multistatusBody<T>(items: readonly T[], render: (out: string[], item: T) => void): Buffer {
+  const out: string[] = [MULTISTATUS_OPEN];
+  for (const item of items) render(out, item);
+  out.push(MULTISTATUS_CLOSE);
+  return Buffer.from(out.join(''), 'utf8');
 }
 
 /**

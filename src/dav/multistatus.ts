@@ -38,6 +38,7 @@ export const RESOURCETYPE_PROPFIND =
 
 /** The status code of an RFC 4918 §14.28 status line (`HTTP/1.1 200 OK`), or `undefined`. */
 export function statusCodeOf(statusLine: string): number | undefined {
+  if (statusLine === 'HTTP/1.1 200 OK') return 200; // what nearly every propstat says
   const m = /^\s*HTTP\/\d+(?:\.\d+)?\s+(\d{3})(?:\s|$)/.exec(statusLine);
   return m ? Number(m[1]) : undefined;
 }

@@ -166,12 +166,19 @@ export function textOf(el: XmlElement): string {
   return s;
 }
 
+const TEXT_SPECIAL = /[&<>\r]/;
+const TEXT_SPECIAL_G = /[&<>\r]/g;
+const ATTR_SPECIAL = /[&<>"\t\n\r]/;
+const ATTR_SPECIAL_G = /[&<>"\t\n\r]/g;
+
 /**
  * Escapes character data (XML 1.0 §2.4). `>` is escaped so `]]>` can never appear; `\r` as a character
  * reference so it survives line-end normalisation.
  */
 export function escapeText(s: string): string {
-  return s.replace(/[&<>\r]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&#13;'));
+  // Most text (dates, sizes, ETags, names) needs nothing: a test is far cheaper than a replace with a callback.
+  if (!TEXT_SPECIAL.test(s)) return s;
+  return s.replace(TEXT_SPECIAL_G, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&#13;'));
 }
 
 /**
@@ -179,7 +186,8 @@ export function escapeText(s: string): string {
  * references so attribute-value normalisation does not turn them into spaces.
  */
 export function escapeAttr(s: string): string {
-  return s.replace(/[&<>"\t\n\r]/g, (c) => {
+  if (!ATTR_SPECIAL.test(s)) return s;
+  return s.replace(ATTR_SPECIAL_G, (c) => {
     switch (c) {
       case '&':
         return '&amp;';

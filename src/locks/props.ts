@@ -3,7 +3,7 @@
  * an upstream (issue #3): an upstream only knows its own locks, and some fake them. Pure functions.
  */
 import { Errors } from '../errors.js';
-import { DAV_NS, findChild, parseXml } from '../dav/xml.js';
+import { DAV_NS, findChild, parseXml, type ParseXmlOptions } from '../dav/xml.js';
 import { supportedLockXml } from './xml.js';
 
 /** What a PROPFIND asked for (RFC 4918 §9.1, §14.20). */
@@ -20,11 +20,13 @@ export const LOCK_PROPS: ReadonlySet<string> = new Set(['lockdiscovery', 'suppor
 
 /**
  * Reads a PROPFIND body; empty means allprop (§9.1).
- * @throws DavgateError 400 when the root is not DAV:propfind or names no request type
+ * @param opts - limits for the parser (`maxBytes`…), see `parseXml`
+ * @throws DavgateError 400 when the body is malformed XML, the root is not DAV:propfind or names no request
+ *   type; 413 `DAVGATE_PAYLOAD_TOO_LARGE` above `opts.maxBytes`
  */
-export function parsePropRequest(body: string): PropRequest {
+export function parsePropRequest(body: string, opts: ParseXmlOptions = {}): PropRequest {
   if (body.trim() === '') return { kind: 'allprop' };
-  const root = parseXml(body);
+  const root = parseXml(body, opts);
   if (root.ns !== DAV_NS || root.local !== 'propfind') throw Errors.BAD_XML('root element must be DAV:propfind');
   if (findChild(root, DAV_NS, 'propname')) return { kind: 'propname' };
   // allprop with an include list still returns every live property davgate adds.

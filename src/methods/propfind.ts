@@ -7,8 +7,7 @@
 import { Errors } from '../errors.js';
 import { parseDepth } from '../dav/destination.js';
 import { keyToGatewayHref, upstreamHrefToKey } from '../dav/href.js';
-import { readMultistatusText, renderResponse, writeMultistatus, type ResponseSlice } from '../dav/multistatus-stream.js';
-import { parseXml } from '../dav/xml.js';
+import { multistatusBody, readMultistatusText, renderResponseInto, type ResponseSlice } from '../dav/multistatus-stream.js';
 import { LOCK_PROPS, lockPropsXml, parsePropRequest, type PropRequest } from '../locks/props.js';
 import { lockDiscoveryXml } from '../locks/xml.js';
 import { firstFound } from './candidates.js';
@@ -22,18 +21,18 @@ import { isCollectionResponse, listCollection } from './listing.js';
  */
 async function readPropfind(ctx: DavContext): Promise<{ body: string; req: PropRequest }> {
   const body = await readBody(ctx);
-  if (body.trim() !== '') parseXml(body, { maxBytes: ctx.gw.config.limits.maxXmlBodyBytes });
-  return { body, req: parsePropRequest(body) };
+  // One parse both validates the body and says what it asks for.
+  return { body, req: parsePropRequest(body, { maxBytes: ctx.gw.config.limits.maxXmlBodyBytes }) };
 }
 
-/** One response with the gateway's href for `key` and davgate's lock properties for it. */
-function render(ctx: DavContext, r: ResponseSlice, key: string, isCollection: boolean, req: PropRequest, nowMs: number): string {
+/** Pushes one response with the gateway's href for `key` and davgate's lock properties for it onto `out`. */
+function render(ctx: DavContext, out: string[], r: ResponseSlice, key: string, isCollection: boolean, req: PropRequest, nowMs: number): void {
   const locks = lockPropsXml(req, () => lockDiscoveryXml(ctx.gw.locks.covering(key), nowMs, gatewayHrefOf));
-  return renderResponse(r, keyToGatewayHref(key, isCollection), locks);
+  renderResponseInto(out, r, keyToGatewayHref(key, isCollection), locks);
 }
 
-function send207(ctx: DavContext, xml: string): void {
-  ctx.reply.code(207).header('content-type', 'application/xml; charset=utf-8').send(xml);
+function send207(ctx: DavContext, body: Buffer): void {
+  ctx.reply.code(207).header('content-type', 'application/xml; charset=utf-8').send(body);
 }
 
 /** PROPFIND handler. */
@@ -46,7 +45,7 @@ export const handlePropfind: MethodHandler = async (ctx) => {
   const merged = async () => {
     const entries = await listCollection(ctx, path.key, { body, collection: path.trailingSlash });
     const now = Date.now();
-    return send207(ctx, writeMultistatus(entries.map((e) => render(ctx, e.item, e.key, e.isCollection, req, now))));
+    return send207(ctx, multistatusBody(entries, (out, e) => render(ctx, out, e.item, e.key, e.isCollection, req, now)));
   };
   // A listing asks every account. Without a trailing slash the URL may be a file (rclone reads each file it
   // uploaded this way): unless davgate knows a collection there, ask the owner first, and a file's answer is
@@ -79,12 +78,10 @@ export const handlePropfind: MethodHandler = async (ctx) => {
   const now = Date.now();
   return send207(
     ctx,
-    writeMultistatus(
-      responses.map((r) => {
-        const key = upstreamHrefToKey(r.href, res.upstream.base) ?? path.key;
-        // A 207 for a URL with a slash is a collection's, even when its href lacks the slash (坚果云).
-        return render(ctx, r, key, isCollectionResponse(r) || (key === path.key && path.trailingSlash), req, now);
-      }),
-    ),
+    multistatusBody(responses, (out, r) => {
+      const key = upstreamHrefToKey(r.href, res.upstream.base) ?? path.key;
+      // A 207 for a URL with a slash is a collection's, even when its href lacks the slash (坚果云).
+      render(ctx, out, r, key, isCollectionResponse(r) || (key === path.key && path.trailingSlash), req, now);
+    }),
   );
 };

@@ -157,6 +157,9 @@ export function encodeSegment(seg: string): string {
   return encodeURIComponent(seg).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
+/** A key whose characters {@link encodeSegment} leaves alone (RFC 3986 unreserved) besides its slashes. */
+const PLAIN_KEY = /^[A-Za-z0-9._~/-]+$/;
+
 /**
  * Encodes a canonical key as a URL path under `basePath` (which must end in `/`).
  *
@@ -165,6 +168,8 @@ export function encodeSegment(seg: string): string {
  * @param collection - append a trailing slash (collections), except for the root which already has one
  */
 export function encodeKey(key: CanonicalKey, basePath: string, collection = false): string {
+  // Unreserved characters only (the usual name): every segment encodes to itself.
+  if (key.length > 1 && PLAIN_KEY.test(key)) return basePath + key.slice(1) + (collection ? '/' : '');
   const segs = keySegments(key);
   if (segs.length === 0) return basePath;
   return basePath + segs.map(encodeSegment).join('/') + (collection ? '/' : '');

@@ -81,3 +81,26 @@ t.test('hostile names survive href → key → href', async (t) => {
     }
   }
 });
+
+t.test('plain member hrefs (the shortcut) map as their other spellings do', async (t) => {
+  const b = new URL('http://up:8080/dav/');
+  const same = (plain: string, other: string): void => {
+    t.equal(upstreamHrefToKey(plain, b), upstreamHrefToKey(other, b), `${plain} ~ ${other}`);
+  };
+  same('/dav/list/member-001.txt', '/dav/list/member-%30%301.txt');
+  same('/dav/list/', '/dav//list');
+  same('http://up:8080/dav/list/a_b~c', '/dav/%6cist/a_b%7Ec');
+  t.equal(upstreamHrefToKey('/dav/list/a', b), '/list/a');
+  t.equal(upstreamHrefToKey('http://up:8080/dav/list/a/', b), '/list/a');
+  t.equal(upstreamHrefToKey('/dav/', b), '/');
+  t.equal(upstreamHrefToKey('/dav/.hidden', b), '/.hidden');
+  t.equal(upstreamHrefToKey('/dav/./a', b), null);
+  t.equal(upstreamHrefToKey('/dav/a/../b', b), null);
+  t.equal(upstreamHrefToKey('http://other:8080/dav/a', b), null);
+  // A base without its trailing slash is a folder, not a prefix of names.
+  const noSlash = new URL('http://up:8080/dav');
+  t.equal(upstreamHrefToKey('/davx/a', noSlash), null);
+  t.equal(upstreamHrefToKey('/dav/a', noSlash), '/a');
+  t.equal(keyToGatewayHref('/list/member-001.txt', false), '/list/member-001.txt');
+  t.equal(keyToGatewayHref('/list/a b', true), '/list/a%20b/');
+});
